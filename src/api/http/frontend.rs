@@ -1,0 +1,219 @@
+//! The `/plain/` and `/json/` frontends: one request flow (backend checks,
+//! fields, access check, task) with two renderings of the answer.
+
+use super::form::Form;
+use super::pyjson::Json;
+use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
+use crate::broker::{Access, Backend, Broker, Credentials, Loaded};
+use hyper::{Response, StatusCode};
+use std::net::IpAddr;
+
+/// Which protocol a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Plain,
+    Json,
+}
+
+impl Flavour {
+    fn output_key(self) -> &'static str {
+        match self {
+            Flavour::Plain => "enable-plain-output",
+            Flavour::Json => "enable-json-output",
+        }
+    }
+}
+
+/// A refusal: status and a reason for the log.
+pub type Refusal = (StatusCode, String);
+
+/// The backend named by the path after `/plain/` or `/json/`, if served.
+pub fn backend_for(loaded: &Loaded, flavour: Flavour, rest: &str) -> Result<Backend, Refusal> {
+    let trimmed = rest.trim_end_matches('/');
+    let name = trimmed.split('/').next().unwrap_or("");
+    let name = if name.is_empty() { "inifile" } else { name };
+    let Some(backend) = Backend::parse(name) else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!(
+                "no such broker backend '{}'",
+                name.chars().take(64).collect::<String>()
+            ),
+        ));
+    };
+    if !loaded.conf.global_bool(flavour.output_key()) {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("frontend disabled by {}", flavour.output_key()),
+        ));
+    }
+    if !loaded.conf.backend_enabled(backend.name()) {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("broker backend '{name}' is not enabled"),
+        ));
+    }
+    Ok(backend)
+}
+
+/// Run one broker request; `Err` carries the refusal to log and answer.
+pub async fn handle(
+    broker: &Broker,
+    loaded: &Loaded,
+    flavour: Flavour,
+    backend: Backend,
+    form: &Form,
+    client: IpAddr,
+) -> Result<Response<Body>, Refusal> {
+    let mut task = form.get("task").to_string();
+    if task.is_empty() {
+        return Err((StatusCode::BAD_REQUEST, "missing field 'task'".into()));
+    }
+    if flavour == Flavour::Json && task == "listsessions" {
+        task = "listprofiles".into();
+    }
+    let known = match flavour {
+        Flavour::Plain => {
+            ["testcon", "listsessions", "selectsession", "setpass"].contains(&task.as_str())
+        }
+        Flavour::Json => {
+            ["testcon", "listprofiles", "selectsession", "setpass"].contains(&task.as_str())
+        }
+    };
+    if !known {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown task '{}'",
+                task.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    let profile_id = match flavour {
+        Flavour::Plain => form.get("sid"),
+        Flavour::Json if form.has("sid") => form.get("sid"),
+        Flavour::Json => form.get("profile-id"),
+    };
+    if task == "selectsession" && profile_id.is_empty() {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "selectsession without a profile id".into(),
+        ));
+    }
+    let user = form.get("user");
+    let login = match form.get("login") {
+        "" => user,
+        l => l,
+    };
+    let ip = client.to_string();
+    let access = broker
+        .check_access(
+            loaded,
+            backend,
+            Credentials {
+                user,
+                password: form.get("password"),
+                cookie: form.get("authid"),
+                ip: &ip,
+            },
+            true,
+        )
+        .await;
+    let next_cookie = match access {
+        Access::Granted { next_cookie } => next_cookie,
+        Access::Denied => {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                format!("access denied for user '{user}'"),
+            ))
+        }
+        Access::Limited(wait) => return Ok(response::too_many(wait.as_secs())),
+        Access::Unavailable(why) => return Err((StatusCode::SERVICE_UNAVAILABLE, why)),
+    };
+    let selected = if task == "selectsession" {
+        let s = broker
+            .select_session(loaded, backend, profile_id, login, Some(client))
+            .await
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
+        tracing::info!(user = %login, profile = %profile_id, server = %s.server, port = s.port, "session selected");
+        Some(s)
+    } else {
+        None
+    };
+    let profiles = if task == "listsessions" || task == "listprofiles" {
+        broker.list_profiles(loaded, backend, user, Some(client))
+    } else {
+        Vec::new()
+    };
+    Ok(match flavour {
+        Flavour::Plain => {
+            if task == "testcon" {
+                return Ok(response::ok(TEXT_PLAIN, "OK"));
+            }
+            let mut out = String::with_capacity(256 + profiles.len() * 700);
+            if let Some(c) = &next_cookie {
+                out.push_str("AUTHID:");
+                out.push_str(c);
+                out.push('\n');
+            }
+            out.push_str("Access granted\n");
+            if !profiles.is_empty() {
+                out.push_str("START_USER_SESSIONS\n\n");
+                for (id, entries) in &profiles {
+                    out.push('[');
+                    out.push_str(id);
+                    out.push_str("]\n");
+                    for (k, v) in entries {
+                        out.push_str(k);
+                        out.push('=');
+                        out.push_str(&v.to_string());
+                        out.push('\n');
+                    }
+                    out.push('\n');
+                }
+                out.push_str("END_USER_SESSIONS\n");
+            }
+            if let Some(s) = &selected {
+                out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
+            }
+            response::ok(TEXT_PLAIN, out)
+        }
+        Flavour::Json => {
+            if task == "testcon" {
+                return Ok(response::ok(TEXT_JSON, ""));
+            }
+            let mut payload = vec![
+                ("task".to_string(), Json::str(task.clone())),
+                ("auth-status".to_string(), Json::str("Access granted")),
+            ];
+            if let Some(c) = &next_cookie {
+                payload.push(("next-authid".into(), Json::str(c.clone())));
+            }
+            if task == "listprofiles" {
+                let list = profiles
+                    .iter()
+                    .map(|(id, entries)| {
+                        (
+                            id.clone(),
+                            Json::object(
+                                entries
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), Json::from(v)))
+                                    .collect(),
+                            ),
+                        )
+                    })
+                    .collect();
+                payload.push(("profiles".into(), Json::object(list)));
+            }
+            if let Some(s) = &selected {
+                let sel = vec![
+                    ("server".to_string(), Json::str(s.server.clone())),
+                    ("port".to_string(), Json::str(s.port.to_string())),
+                ];
+                payload.push(("selected_session".into(), Json::object(sel)));
+            }
+            response::ok(TEXT_JSON, Json::object(payload).to_text())
+        }
+    })
+}

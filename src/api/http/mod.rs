@@ -1,0 +1,243 @@
+//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
+//! body limits, client addresses, access logging, and the listeners.
+
+pub mod form;
+pub mod frontend;
+pub mod pyjson;
+pub mod response;
+pub mod tls;
+pub mod uccs;
+
+use crate::broker::Broker;
+use bytes::Bytes;
+use form::Form;
+use frontend::Flavour;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
+use hyper::{Method, Request, Response, StatusCode};
+use response::{Body, TEXT_HTML, TEXT_PLAIN};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Largest request body accepted; the broker protocol needs a few hundred bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// A client has this long to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// And this long to send the body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const IT_WORKS: &str = "<body><html><h1>X2Go Session Broker</h1><p>It works...</p></body></html>";
+
+/// The client address as the broker reasons about it (IPv4-mapped IPv6 as IPv4).
+pub fn client_ip(peer: SocketAddr) -> IpAddr {
+    peer.ip().to_canonical()
+}
+
+/// Route and answer one request.
+pub async fn handle(
+    broker: Arc<Broker>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let client = client_ip(peer);
+    let (status_resp, reason) = match route(&broker, req, client).await {
+        Ok(r) => (r, None),
+        Err((status, why)) => (response::error(status), Some(why)),
+    };
+    let status = status_resp.status();
+    let shown: String = path.chars().take(200).collect();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match reason {
+        Some(why) if status.is_client_error() => {
+            tracing::warn!(client = %client, method = %method, path = %shown, status = status.as_u16(), reason = %why, ms, "request refused")
+        }
+        Some(why) => {
+            tracing::error!(client = %client, method = %method, path = %shown, status = status.as_u16(), reason = %why, ms, "request failed")
+        }
+        None => {
+            tracing::debug!(client = %client, method = %method, path = %shown, status = status.as_u16(), ms, "request")
+        }
+    }
+    status_resp
+}
+
+type Routed = Result<Response<Body>, (StatusCode, String)>;
+
+async fn route(broker: &Broker, req: Request<Incoming>, client: IpAddr) -> Routed {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    if path == "/healthz" {
+        return match method {
+            Method::GET | Method::HEAD => Ok(response::page(TEXT_PLAIN, "ok\n")),
+            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+        };
+    }
+    if path == "/" {
+        return match method {
+            Method::GET => Ok(response::page(TEXT_HTML, IT_WORKS)),
+            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+        };
+    }
+    if path
+        .strip_prefix("/pubkeys")
+        .is_some_and(|r| r.chars().all(|c| c == '/'))
+    {
+        return match method {
+            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys())),
+            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+        };
+    }
+    if let Some((backend, version)) = uccs::parse_api_path(&path) {
+        if method != Method::GET {
+            return Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into()));
+        }
+        let auth = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let loaded = broker.current();
+        return uccs::handle(broker, &loaded, &backend, version, auth.as_deref(), client).await;
+    }
+    if uccs::is_ping_path(&path) {
+        return match method {
+            Method::GET | Method::HEAD => Ok(response::page(TEXT_HTML, uccs::utc_now_text())),
+            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only".into())),
+        };
+    }
+    let (flavour, rest) = if let Some(rest) = path.strip_prefix("/plain/") {
+        (Flavour::Plain, rest.to_string())
+    } else if let Some(rest) = path.strip_prefix("/json/") {
+        (Flavour::Json, rest.to_string())
+    } else {
+        return Err((StatusCode::NOT_FOUND, "no such path".into()));
+    };
+    let allowed = method == Method::POST || (method == Method::GET && broker.settings.allow_get);
+    if !allowed {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} not allowed here"),
+        ));
+    }
+    let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
+    let body = read_body(req).await?;
+    let loaded = broker.current();
+    let backend = frontend::backend_for(&loaded, flavour, &rest)?;
+    let form = Form::parse(&query, &body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    frontend::handle(broker, &loaded, flavour, backend, &form, client).await
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, (StatusCode, String)> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than {MAX_BODY} bytes"),
+        )
+    };
+    if let Some(len) = req.headers().get(CONTENT_LENGTH) {
+        let len: u64 = len
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or((StatusCode::BAD_REQUEST, "bad Content-Length".to_string()))?;
+        if len > MAX_BODY as u64 {
+            return Err(too_large());
+        }
+    }
+    let collected = tokio::time::timeout(
+        BODY_TIMEOUT,
+        Limited::new(req.into_body(), MAX_BODY).collect(),
+    )
+    .await
+    .map_err(|_| {
+        (
+            StatusCode::REQUEST_TIMEOUT,
+            "body not received in time".to_string(),
+        )
+    })?;
+    match collected {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(e) => Err((StatusCode::BAD_REQUEST, format!("reading body: {e}"))),
+    }
+}
+
+/// Serve plain HTTP (and HTTPS when `tls` is given) on `listener` until `shutdown` turns true.
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let broker = broker.clone();
+        let acceptor = acceptor.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_connection(broker, tls, peer, stop).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
+                    }
+                }
+                None => serve_connection(broker, stream, peer, stop).await,
+            }
+        });
+    }
+}
+
+/// Answer HTTP/1.1 requests on one connection; finish the current one on shutdown.
+async fn serve_connection<I>(
+    broker: Arc<Broker>,
+    io: I,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let broker = broker.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(broker, req, peer).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.changed() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}

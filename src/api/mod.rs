@@ -1,0 +1,3 @@
+//! Network frontends of the broker.
+
+pub mod http;

@@ -1,0 +1,269 @@
+//! The `x2gobroker` command line: `serve` runs a broker node, `check-config`
+//! validates the two configuration files.
+
+use crate::auth::ratelimit::Limit;
+use crate::broker::{self, Broker, Settings};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "x2gobroker",
+    version,
+    about = "X2Go session broker (drop-in successor of the Python x2gobroker)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a broker node: HTTP(S) frontends over the durable state in --data-dir.
+    Serve(Box<ServeArgs>),
+    /// Read both configuration files, report the first error (file, line, key) and exit.
+    CheckConfig(ConfigArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// The reference's global configuration file, read unchanged.
+    #[arg(
+        long,
+        env = "X2GOBROKER_CONFIG",
+        default_value = "/etc/x2go/x2gobroker.conf"
+    )]
+    pub x2gobroker_conf: PathBuf,
+    /// The session profiles file [default: $X2GOBROKER_SESSIONPROFILES, else [broker_inifile] session-profiles].
+    #[arg(long)]
+    pub session_profiles: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Directory of the node's durable state (created if missing).
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Plain-HTTP listener; loopback addresses only unless --allow-insecure-http [default: 127.0.0.1:8080 when no listener is given].
+    #[arg(long, value_name = "ADDR")]
+    pub http: Vec<SocketAddr>,
+    /// HTTPS listener (needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR")]
+    pub https: Vec<SocketAddr>,
+    /// PEM certificate chain for --https.
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --https.
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Also accept TLS 1.2 (for old clients); TLS 1.3 only otherwise.
+    #[arg(long)]
+    pub allow_tls12: bool,
+    /// Permit plain HTTP on non-loopback addresses (passwords travel in clear text).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Honour GET (query-string credentials) on /plain/ and /json/, as the packaged reference does.
+    #[arg(long)]
+    pub allow_get: bool,
+    /// Seconds a placement counts for its host and brings the same user back to it.
+    #[arg(long, default_value_t = 3600)]
+    pub placement_window: u64,
+    /// Seconds a server port probe result is reused.
+    #[arg(long, default_value_t = 5)]
+    pub probe_cache: u64,
+    /// PAM service used by the `pam` mechanism.
+    #[arg(long, default_value = "x2gobroker")]
+    pub pam_service: String,
+    /// Failed logins per user name within --failed-login-window before further attempts are refused.
+    #[arg(long, default_value_t = 5)]
+    pub max_failed_logins_per_user: usize,
+    /// Failed logins per client address within --failed-login-window before further attempts are refused.
+    #[arg(long, default_value_t = 20)]
+    pub max_failed_logins_per_client: usize,
+    /// Seconds over which failed logins are counted.
+    #[arg(long, default_value_t = 300)]
+    pub failed_login_window: u64,
+    /// Home of the broker's legacy SSH key pair served on /pubkeys/ [default: home of user x2gobroker].
+    #[arg(long)]
+    pub broker_home: Option<PathBuf>,
+}
+
+fn home_of(user: &str) -> Option<PathBuf> {
+    let name = std::ffi::CString::new(user).ok()?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: reentrant lookup into our own buffers.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut res,
+        ) != 0
+            || res.is_null()
+        {
+            return None;
+        }
+        let dir = std::ffi::CStr::from_ptr(pwd.pw_dir)
+            .to_string_lossy()
+            .into_owned();
+        Some(PathBuf::from(dir))
+    }
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> Settings {
+        let window = Duration::from_secs(self.failed_login_window.max(1));
+        Settings {
+            x2gobroker_conf: self.config.x2gobroker_conf.clone(),
+            session_profiles: self.config.session_profiles.clone(),
+            data_dir: self.data_dir.clone(),
+            placement_window: Duration::from_secs(self.placement_window),
+            probe_ttl: Duration::from_secs(self.probe_cache),
+            pam_service: self.pam_service.clone(),
+            user_limit: Limit {
+                max_failures: self.max_failed_logins_per_user.max(1),
+                window,
+            },
+            client_limit: Limit {
+                max_failures: self.max_failed_logins_per_client.max(1),
+                window,
+            },
+            allow_get: self.allow_get,
+            broker_home: self
+                .broker_home
+                .clone()
+                .or_else(|| home_of("x2gobroker"))
+                .unwrap_or_else(|| PathBuf::from("/var/lib/x2gobroker")),
+        }
+    }
+}
+
+/// Run the command line; the returned error is printed by the binary.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::CheckConfig(args) => {
+            let serve = ServeArgs::parse_from_config(args);
+            let loaded = broker::load_config(&serve.settings())?;
+            println!(
+                "{}: ok; {}: {} profiles",
+                loaded.conf.path,
+                loaded.profiles.path,
+                loaded.profiles.profiles.len()
+            );
+            Ok(())
+        }
+        Command::Serve(args) => serve(*args).await,
+    }
+}
+
+impl ServeArgs {
+    fn parse_from_config(config: ConfigArgs) -> Self {
+        let mut s = Cli::parse_from(["x2gobroker", "serve"]);
+        match &mut s.command {
+            Command::Serve(a) => {
+                a.config = config;
+                (**a).clone()
+            }
+            Command::CheckConfig(_) => unreachable!("parsed serve"),
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut http = args.http.clone();
+    if http.is_empty() && args.https.is_empty() {
+        http.push(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    }
+    if let Some(a) = http.iter().find(|a| !a.ip().is_loopback()) {
+        if !args.allow_insecure_http {
+            return Err(format!(
+                "refusing plain HTTP on non-loopback address {a}: use --https, or --allow-insecure-http"
+            ));
+        }
+    }
+    let tls = if args.https.is_empty() {
+        None
+    } else {
+        let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+            return Err("--https needs --tls-cert and --tls-key".into());
+        };
+        Some(crate::api::http::tls::server_config(
+            cert,
+            key,
+            args.allow_tls12,
+        )?)
+    };
+    let broker = Arc::new(Broker::new(args.settings())?);
+    let loaded = broker.current();
+    tracing::info!(
+        conf = %loaded.conf.path,
+        profiles = %loaded.profiles.path,
+        count = loaded.profiles.profiles.len(),
+        data_dir = %args.data_dir.display(),
+        "configuration loaded"
+    );
+    let mode = loaded.conf.agent_query_mode("inifile");
+    if mode != "NONE" {
+        tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for (addrs, tls) in [(http, None), (args.https.clone(), tls)] {
+        for addr in addrs {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("binding {addr}: {e}"))?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), scheme, "listening");
+            tasks.push(tokio::spawn(crate::api::http::serve(
+                broker.clone(),
+                listener,
+                tls.clone(),
+                stop_rx.clone(),
+            )));
+        }
+    }
+    let purger = {
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = broker.purge().await {
+                    tracing::error!(error = %e, "purging expired cookies and placements failed");
+                }
+            }
+        })
+    };
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match broker.reload() {
+                Ok(()) => tracing::info!(profiles = broker.current().profiles.profiles.len(), "configuration reloaded"),
+                Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    purger.abort();
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    Ok(())
+}

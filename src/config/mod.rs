@@ -1,0 +1,7 @@
+//! Configuration: the reference's INI files, read with its semantics.
+
+pub mod broker_conf;
+pub mod ini;
+pub mod value;
+
+pub use broker_conf::BrokerConf;

@@ -1,0 +1,16 @@
+//! x2gobroker-rs: a highly available X2Go session broker, drop-in
+//! compatible with the reference Python broker.
+//!
+//! The pure core (`config`, `profiles`, `acl`, `placement`, `state`) has no
+//! I/O; `auth`, `broker` and `api` are the edges that talk to the system
+//! and the network.
+
+pub mod acl;
+pub mod api;
+pub mod auth;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod placement;
+pub mod profiles;
+pub mod state;
