@@ -1,0 +1,379 @@
+//! Shared helpers for integration tests: free ports, temporary
+//! configurations, starting our broker and the reference broker as real
+//! processes, and a minimal HTTP/1.1 client.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The reference broker's entry point, when installed.
+pub const REFERENCE: &str = "/usr/bin/x2gobroker";
+
+pub fn reference_installed() -> bool {
+    Path::new(REFERENCE).exists()
+}
+
+/// A temporary directory with the two configuration files.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// `conf` is x2gobroker.conf, `profiles` the session profiles file.
+    pub fn new(conf: &str, profiles: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // Point the pre-shared cookie file into the site so the host's file never matters.
+        let conf = if conf.contains("my-cookie-file") {
+            conf.to_string()
+        } else {
+            add_global(
+                conf,
+                &format!(
+                    "my-cookie-file = {}/x2gobroker.authid",
+                    dir.path().display()
+                ),
+            )
+        };
+        std::fs::write(dir.path().join("x2gobroker.conf"), conf).unwrap();
+        std::fs::write(dir.path().join("profiles.conf"), profiles).unwrap();
+        Site { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn conf(&self) -> PathBuf {
+        self.path("x2gobroker.conf")
+    }
+
+    pub fn profiles(&self) -> PathBuf {
+        self.path("profiles.conf")
+    }
+}
+
+/// Insert a line right after `[global]` (adding the section when missing).
+pub fn add_global(conf: &str, line: &str) -> String {
+    if let Some(pos) = conf.find("[global]") {
+        let end = pos + "[global]".len();
+        format!("{}\n{}{}", &conf[..end], line, &conf[end..])
+    } else {
+        format!("[global]\n{line}\n{conf}")
+    }
+}
+
+/// A running broker process, killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        request(
+            self.addr,
+            "POST",
+            path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        request(self.addr, "GET", path, &[], b"")
+    }
+}
+
+fn wait_for_port(addr: SocketAddr, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "broker exited early ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "broker did not listen on {addr}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// Our broker's binary.
+pub fn ours_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_x2gobroker")
+}
+
+/// Start our broker on a free loopback port with `extra` arguments.
+pub fn start_ours(site: &Site, extra: &[&str]) -> Running {
+    start_ours_in(site, &site.path("data"), extra)
+}
+
+/// Start our broker with its state in `data_dir`.
+pub fn start_ours_in(site: &Site, data_dir: &Path, extra: &[&str]) -> Running {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = site.path(&format!("ours-{port}.log"));
+    let mut cmd = Command::new(ours_bin());
+    cmd.args(["serve", "--x2gobroker-conf"])
+        .arg(site.conf())
+        .arg("--session-profiles")
+        .arg(site.profiles())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--http", &addr.to_string()])
+        .args(extra)
+        .env("RUST_LOG", "x2gobroker=debug")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
+    let mut child = cmd.spawn().expect("start our broker");
+    wait_for_port(addr, &mut child, &log);
+    Running { child, addr, log }
+}
+
+/// Start the reference daemon (`x2gobroker -M HTTP`) on a free loopback port.
+pub fn start_reference(site: &Site) -> Running {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = site.path(&format!("reference-{port}.log"));
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(REFERENCE)
+        .args(["-M", "HTTP", "-C"])
+        .arg(site.conf())
+        .args(["-b", &addr.to_string()])
+        .env("X2GOBROKER_SESSIONPROFILES", site.profiles())
+        .env("LOGNAME", "root")
+        .env("HOME", site.dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
+        .spawn()
+        .expect("start the reference broker");
+    wait_for_port(addr, &mut child, &log);
+    Running { child, addr, log }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or("")
+    }
+
+    /// The `AUTHID:` cookie of a plain answer.
+    pub fn authid(&self) -> Option<String> {
+        self.body
+            .lines()
+            .find_map(|l| l.strip_prefix("AUTHID:"))
+            .map(str::to_string)
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method != "GET" || !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_reply(&raw)
+}
+
+/// Parse a complete HTTP/1.1 answer (Content-Length or connection close).
+pub fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        body.truncate(len.1.parse().unwrap());
+    }
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    }
+}
+
+/// URL-encode form fields.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = url_encode(v);
+            format!("{}={}", url_encode(k), enc)
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Whether we run as root (PAM users and network namespaces need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A real local account with a password, removed on drop (needs root).
+pub struct TestUser {
+    pub name: String,
+    pub password: String,
+}
+
+impl TestUser {
+    pub fn create(prefix: &str) -> TestUser {
+        assert!(is_root(), "creating users needs root");
+        let name = format!("{prefix}{}", free_port());
+        let password = format!("Pw-{}-{}", free_port(), std::process::id());
+        // useradd and chpasswd lock the account files; retry when another test holds them.
+        let run = |cmd: &mut Command| {
+            for _ in 0..50 {
+                if cmd.status().map(|s| s.success()).unwrap_or(false) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            panic!("command failed: {cmd:?}");
+        };
+        run(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", &name]));
+        let user = TestUser { name, password };
+        for _ in 0..50 {
+            let mut child = Command::new("chpasswd")
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{}:{}\n", user.name, user.password).as_bytes())
+                .unwrap();
+            if child.wait().unwrap().success() {
+                return user;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("chpasswd failed for {}", user.name);
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if Command::new("userdel")
+                .arg(&self.name)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written as PEM files.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
