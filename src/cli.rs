@@ -218,6 +218,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = crate::api::http::Context::new(broker.clone());
     let mut tasks = Vec::new();
     for (addrs, tls) in [(http, None), (args.https.clone(), tls)] {
         for addr in addrs {
@@ -227,7 +228,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             let scheme = if tls.is_some() { "https" } else { "http" };
             tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), scheme, "listening");
             tasks.push(tokio::spawn(crate::api::http::serve(
-                broker.clone(),
+                ctx.clone(),
                 listener,
                 tls.clone(),
                 stop_rx.clone(),

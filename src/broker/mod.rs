@@ -48,7 +48,11 @@ pub struct Loaded {
     pub profiles: ProfileSet,
     /// The pre-shared cookie (`my-cookie-file`, else `my-cookie`), if configured.
     pub my_cookie: Option<String>,
+    /// Distinguishes each load, so frontends can cache what they derive from it.
+    pub generation: u64,
 }
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The result of an access check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +164,7 @@ pub fn load_config(settings: &Settings) -> Result<Loaded, String> {
         conf,
         profiles,
         my_cookie,
+        generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     })
 }
 
@@ -318,7 +323,8 @@ impl Broker {
         }
     }
 
-    fn permits(
+    /// Whether the ACLs of `profile` let `user` (from `client`) use it.
+    pub fn permits(
         &self,
         loaded: &Loaded,
         acls: &crate::acl::Acls,

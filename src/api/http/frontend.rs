@@ -2,9 +2,13 @@
 //! fields, access check, task) with two renderings of the answer.
 
 use super::form::Form;
+use super::listing;
 use super::pyjson::Json;
 use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
-use crate::broker::{Access, Backend, Broker, Credentials, Loaded};
+use super::Context;
+use crate::broker::{Access, Backend, Credentials, Loaded};
+use crate::config::value::Value;
+use crate::profiles::render::{render, RenderContext};
 use hyper::{Response, StatusCode};
 use std::net::IpAddr;
 
@@ -58,7 +62,7 @@ pub fn backend_for(loaded: &Loaded, flavour: Flavour, rest: &str) -> Result<Back
 
 /// Run one broker request; `Err` carries the refusal to log and answer.
 pub async fn handle(
-    broker: &Broker,
+    ctx: &Context,
     loaded: &Loaded,
     flavour: Flavour,
     backend: Backend,
@@ -101,6 +105,7 @@ pub async fn handle(
         l => l,
     };
     let ip = client.to_string();
+    let broker = &ctx.broker;
     let access = broker
         .check_access(
             loaded,
@@ -136,7 +141,7 @@ pub async fn handle(
         None
     };
     let profiles = if task == "listsessions" || task == "listprofiles" {
-        broker.list_profiles(loaded, backend, user, Some(client))
+        listed(ctx, loaded, flavour, backend, user, client)
     } else {
         Vec::new()
     };
@@ -145,7 +150,8 @@ pub async fn handle(
             if task == "testcon" {
                 return Ok(response::ok(TEXT_PLAIN, "OK"));
             }
-            let mut out = String::with_capacity(256 + profiles.len() * 700);
+            let size: usize = profiles.iter().map(|(_, t)| t.len()).sum();
+            let mut out = String::with_capacity(128 + size);
             if let Some(c) = &next_cookie {
                 out.push_str("AUTHID:");
                 out.push_str(c);
@@ -154,17 +160,8 @@ pub async fn handle(
             out.push_str("Access granted\n");
             if !profiles.is_empty() {
                 out.push_str("START_USER_SESSIONS\n\n");
-                for (id, entries) in &profiles {
-                    out.push('[');
-                    out.push_str(id);
-                    out.push_str("]\n");
-                    for (k, v) in entries {
-                        out.push_str(k);
-                        out.push('=');
-                        out.push_str(&v.to_string());
-                        out.push('\n');
-                    }
-                    out.push('\n');
+                for (_, section) in &profiles {
+                    out.push_str(section);
                 }
                 out.push_str("END_USER_SESSIONS\n");
             }
@@ -186,18 +183,8 @@ pub async fn handle(
             }
             if task == "listprofiles" {
                 let list = profiles
-                    .iter()
-                    .map(|(id, entries)| {
-                        (
-                            id.clone(),
-                            Json::object(
-                                entries
-                                    .iter()
-                                    .map(|(k, v)| (k.clone(), Json::from(v)))
-                                    .collect(),
-                            ),
-                        )
-                    })
+                    .into_iter()
+                    .map(|(id, text)| (id, Json::Raw(text)))
                     .collect();
                 payload.push(("profiles".into(), Json::object(list)));
             }
@@ -211,4 +198,58 @@ pub async fn handle(
             response::ok(TEXT_JSON, Json::object(payload).to_text())
         }
     })
+}
+
+/// The profiles `user` may use, sorted by id, each laid out for `flavour`:
+/// a plain `[id]` section, or a JSON object as it sits inside `"profiles"`.
+fn listed(
+    ctx: &Context,
+    loaded: &Loaded,
+    flavour: Flavour,
+    backend: Backend,
+    user: &str,
+    client: IpAddr,
+) -> Vec<(String, String)> {
+    let lay = |id: &str, entries: &[(String, Value)]| match flavour {
+        Flavour::Plain => listing::plain_section(id, entries),
+        Flavour::Json => listing::json_object(entries),
+    };
+    if backend != Backend::Inifile {
+        return ctx
+            .broker
+            .list_profiles(loaded, backend, user, Some(client))
+            .into_iter()
+            .map(|(id, entries)| {
+                let text = lay(&id, &entries);
+                (id, text)
+            })
+            .collect();
+    }
+    let default_autologin = loaded.conf.global_bool("default-session-autologin");
+    ctx.listing
+        .get(loaded)
+        .profiles
+        .iter()
+        .filter(|(p, _)| ctx.broker.permits(loaded, &p.acls, user, Some(client)))
+        .map(|(p, laid)| {
+            let mut text = String::new();
+            match (laid, flavour) {
+                (Some(l), Flavour::Plain) => l.plain.fill(&mut text, user, false),
+                (Some(l), Flavour::Json) => l.json.fill(&mut text, user, true),
+                (None, _) => {
+                    text = lay(
+                        &p.id,
+                        &render(
+                            p,
+                            &RenderContext {
+                                user,
+                                default_autologin,
+                            },
+                        ),
+                    )
+                }
+            }
+            (p.id.clone(), text)
+        })
+        .collect()
 }

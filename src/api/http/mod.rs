@@ -3,6 +3,7 @@
 
 pub mod form;
 pub mod frontend;
+pub mod listing;
 pub mod pyjson;
 pub mod response;
 pub mod tls;
@@ -32,22 +33,33 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const IT_WORKS: &str = "<body><html><h1>X2Go Session Broker</h1><p>It works...</p></body></html>";
 
+/// What every request handler shares.
+pub struct Context {
+    pub broker: Arc<Broker>,
+    pub listing: listing::ListingCache,
+}
+
+impl Context {
+    pub fn new(broker: Arc<Broker>) -> Arc<Self> {
+        Arc::new(Context {
+            broker,
+            listing: listing::ListingCache::default(),
+        })
+    }
+}
+
 /// The client address as the broker reasons about it (IPv4-mapped IPv6 as IPv4).
 pub fn client_ip(peer: SocketAddr) -> IpAddr {
     peer.ip().to_canonical()
 }
 
 /// Route and answer one request.
-pub async fn handle(
-    broker: Arc<Broker>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Body> {
+pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let client = client_ip(peer);
-    let (status_resp, reason) = match route(&broker, req, client).await {
+    let (status_resp, reason) = match route(&ctx, req, client).await {
         Ok(r) => (r, None),
         Err((status, why)) => (response::error(status), Some(why)),
     };
@@ -70,7 +82,8 @@ pub async fn handle(
 
 type Routed = Result<Response<Body>, (StatusCode, String)>;
 
-async fn route(broker: &Broker, req: Request<Incoming>, client: IpAddr) -> Routed {
+async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed {
+    let broker = &ctx.broker;
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     if path == "/healthz" {
@@ -131,7 +144,7 @@ async fn route(broker: &Broker, req: Request<Incoming>, client: IpAddr) -> Route
     let loaded = broker.current();
     let backend = frontend::backend_for(&loaded, flavour, &rest)?;
     let form = Form::parse(&query, &body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
-    frontend::handle(broker, &loaded, flavour, backend, &form, client).await
+    frontend::handle(ctx, &loaded, flavour, backend, &form, client).await
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, (StatusCode, String)> {
@@ -176,7 +189,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, (StatusCode, String)
 
 /// Serve plain HTTP (and HTTPS when `tls` is given) on `listener` until `shutdown` turns true.
 pub async fn serve(
-    broker: Arc<Broker>,
+    ctx: Arc<Context>,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: watch::Receiver<bool>,
@@ -195,21 +208,21 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let broker = broker.clone();
+        let ctx = ctx.clone();
         let acceptor = acceptor.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {
             match acceptor {
                 Some(acceptor) => {
                     match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_connection(broker, tls, peer, stop).await,
+                        Ok(Ok(tls)) => serve_connection(ctx, tls, peer, stop).await,
                         Ok(Err(e)) => {
                             tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
                         }
                         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection(broker, stream, peer, stop).await,
+                None => serve_connection(ctx, stream, peer, stop).await,
             }
         });
     }
@@ -217,7 +230,7 @@ pub async fn serve(
 
 /// Answer HTTP/1.1 requests on one connection; finish the current one on shutdown.
 async fn serve_connection<I>(
-    broker: Arc<Broker>,
+    ctx: Arc<Context>,
     io: I,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
@@ -225,8 +238,8 @@ async fn serve_connection<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
-        let broker = broker.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(broker, req, peer).await) }
+        let ctx = ctx.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(ctx, req, peer).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

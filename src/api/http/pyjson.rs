@@ -12,6 +12,8 @@ pub enum Json {
     Int(i64),
     List(Vec<Json>),
     Object(Vec<(String, Json)>),
+    /// Text already laid out for its place in the document, pasted verbatim.
+    Raw(String),
 }
 
 impl Json {
@@ -32,14 +34,20 @@ impl Json {
 
     /// Text with `width`-space indents.
     pub fn to_text_indented(&self, width: usize) -> String {
+        self.to_text_at(0, width)
+    }
+
+    /// Text laid out as if nested `level` deep (for pasting into a larger document).
+    pub fn to_text_at(&self, level: usize, width: usize) -> String {
         let mut out = String::with_capacity(1024);
-        self.write(&mut out, 0, width);
+        self.write(&mut out, level, width);
         out
     }
 
     fn write(&self, out: &mut String, level: usize, width: usize) {
         match self {
             Json::Str(s) => write_str(out, s),
+            Json::Raw(s) => out.push_str(s),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(i) => out.push_str(&i.to_string()),
             Json::List(items) if items.is_empty() => out.push_str("[]"),
@@ -89,7 +97,8 @@ fn indent(out: &mut String, level: usize, width: usize) {
     }
 }
 
-fn write_str(out: &mut String, s: &str) {
+/// A JSON string literal as Python writes it.
+pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

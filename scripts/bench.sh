@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: the reference broker and ours on this machine,
+# same configuration (12 profiles x 8 live hosts), same load (wrk, 2 threads,
+# 64 connections), plus a trivial HTTP server of similar answer size as the
+# ceiling. Prints requests/s, p99 latency and peak RSS, and the ratios.
+#
+# Usage: scripts/bench.sh [seconds-per-run]   (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}
+command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
+[ -x /usr/bin/x2gobroker ] || { echo "bench: needs the reference (apt-get install x2gobroker-daemon)" >&2; exit 2; }
+
+cargo build --release --quiet --bin x2gobroker --example static_http
+OURS=target/release/x2gobroker
+STATIC=target/release/examples/static_http
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "bench: port $1 never opened" >&2; exit 1; }
+
+# Eight live "X2Go servers" on 127.0.0.11-18, all on one port: TCP
+# listeners that accept and close (what a port scan needs).
+for _ in $(seq 1 20); do
+  HOST_PORT=$(free_port)
+  python3 - "$HOST_PORT" >"$WORK/hosts.log" 2>&1 <<'PY' &
+import socket, selectors, sys
+port = int(sys.argv[1])
+sel = selectors.DefaultSelector()
+for i in range(11, 19):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.%d" % i, port)); s.listen(1024); s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        try:
+            c, _ = key.fileobj.accept(); c.close()
+        except OSError:
+            pass
+PY
+  HOSTS_PID=$!
+  for _ in $(seq 1 100); do grep -q ready "$WORK/hosts.log" 2>/dev/null && break; kill -0 $HOSTS_PID 2>/dev/null || break; sleep 0.05; done
+  if grep -q ready "$WORK/hosts.log" 2>/dev/null; then PIDS+=($HOSTS_PID); break; fi
+done
+grep -q ready "$WORK/hosts.log" || { echo "bench: could not start the host listeners" >&2; exit 1; }
+
+cat >"$WORK/x2gobroker.conf" <<CONF
+[global]
+require-password = false
+my-cookie-file = $WORK/none.authid
+[broker_inifile]
+enable = true
+CONF
+{
+  printf '[DEFAULT]\nuser=BROKER_USER\ncommand=XFCE\nsshport=%s\n\n' "$HOST_PORT"
+  hosts=$(seq -s ', ' -f '127.0.0.%g' 11 18)
+  for p in $(seq 1 12); do
+    printf '[profile-%02d]\nname=Profile %d\nhost=%s\nwidth=1280\nheight=1024\n\n' "$p" "$p" "$hosts"
+  done
+} >"$WORK/profiles.conf"
+
+REF_PORT=$(free_port); OUR_PORT=$(free_port); STATIC_PORT=$(free_port)
+LOGNAME=root HOME="$WORK" X2GOBROKER_SESSIONPROFILES="$WORK/profiles.conf" \
+  /usr/bin/python3 /usr/bin/x2gobroker -M HTTP -C "$WORK/x2gobroker.conf" -b "127.0.0.1:$REF_PORT" >"$WORK/ref.log" 2>&1 &
+REF_PID=$!; PIDS+=($REF_PID)
+RUST_LOG=warn $OURS serve --x2gobroker-conf "$WORK/x2gobroker.conf" --session-profiles "$WORK/profiles.conf" \
+  --data-dir "$WORK/data" --http "127.0.0.1:$OUR_PORT" >"$WORK/ours.log" 2>&1 &
+OUR_PID=$!; PIDS+=($OUR_PID)
+wait_port "$REF_PORT"; wait_port "$OUR_PORT"
+LIST_SIZE=$(curl -s -d 'task=listsessions&user=bench' "http://127.0.0.1:$OUR_PORT/plain/" | wc -c)
+$STATIC "127.0.0.1:$STATIC_PORT" "$LIST_SIZE" &
+STATIC_PID=$!; PIDS+=($STATIC_PID)
+wait_port "$STATIC_PORT"
+
+# Each request a different user (and profile for selectsession).
+cat >"$WORK/list.lua" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/plain/", {["Content-Type"] = "application/x-www-form-urlencoded"}, "task=listsessions&user=user" .. (n % 1000))
+end
+LUA
+cat >"$WORK/select.lua" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format("task=selectsession&user=user%d&sid=profile-%02d", n % 5000, (n % 12) + 1)
+  return wrk.format("POST", "/plain/", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+LUA
+
+rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# run NAME PORT SCRIPT -> "rps p99_ms"
+run() {
+  local out
+  out=$(wrk -t2 -c64 -d"${DUR}s" --latency ${3:+-s "$3"} "http://127.0.0.1:$2/plain/" 2>&1)
+  echo "$out" >"$WORK/wrk-$1.txt"
+  local rps p99 errs
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
+  errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  echo "$rps ${p99:-nan} ${errs:-0}"
+}
+
+printf 'bench: %ss per run, wrk -t2 -c64, %s-byte listsessions answer, 12 profiles x 8 live hosts\n' "$DUR" "$LIST_SIZE"
+read -r S_RPS S_P99 _ < <(run static "$STATIC_PORT" "")
+read -r RL_RPS RL_P99 RL_ERR < <(run ref-list "$REF_PORT" "$WORK/list.lua")
+read -r OL_RPS OL_P99 OL_ERR < <(run ours-list "$OUR_PORT" "$WORK/list.lua")
+read -r RS_RPS RS_P99 RS_ERR < <(run ref-select "$REF_PORT" "$WORK/select.lua")
+read -r OS_RPS OS_P99 OS_ERR < <(run ours-select "$OUR_PORT" "$WORK/select.lua")
+REF_RSS=$(rss_kb "$REF_PID"); OUR_RSS=$(rss_kb "$OUR_PID"); S_RSS=$(rss_kb "$STATIC_PID")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+printf '\n| run | requests/s | p99 ms | non-2xx | peak RSS MB |\n|---|---:|---:|---:|---:|\n'
+printf '| trivial HTTP answer (ceiling) | %s | %s | - | %.1f |\n' "$S_RPS" "$S_P99" "$(awk -v k="$S_RSS" 'BEGIN{print k/1024}')"
+printf '| reference listsessions | %s | %s | %s | %.1f |\n' "$RL_RPS" "$RL_P99" "$RL_ERR" "$(awk -v k="$REF_RSS" 'BEGIN{print k/1024}')"
+printf '| ours listsessions | %s | %s | %s | %.1f |\n' "$OL_RPS" "$OL_P99" "$OL_ERR" "$(awk -v k="$OUR_RSS" 'BEGIN{print k/1024}')"
+printf '| reference selectsession | %s | %s | %s | |\n' "$RS_RPS" "$RS_P99" "$RS_ERR"
+printf '| ours selectsession | %s | %s | %s | |\n' "$OS_RPS" "$OS_P99" "$OS_ERR"
+printf '\nratios (ours / reference): listsessions %sx, selectsession %sx; ours / ceiling: listsessions %s\n' \
+  "$(ratio "$OL_RPS" "$RL_RPS")" "$(ratio "$OS_RPS" "$RS_RPS")" "$(ratio "$OL_RPS" "$S_RPS")"
