@@ -1,0 +1,91 @@
+//! Configuration reloads (SIGHUP): a valid change takes effect, a broken
+//! file is refused with file, line and key named, and the running
+//! configuration stays in force. Plus start-up refusals.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn hup(b: &Running) {
+    let ok = Command::new("kill").args(["-HUP", &b.child.id().to_string()]).status().unwrap().success();
+    assert!(ok);
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn sighup_reloads_and_a_broken_file_keeps_the_running_config() {
+    let site = Site::new("[global]\nrequire-password = false\n", "[one]\nname=One\nhost=127.0.0.2\n");
+    let b = start_ours(&site, &[]);
+    let list = || b.post("/plain/", "task=listsessions&user=u").body;
+    assert!(list().contains("[one]"));
+
+    std::fs::write(site.profiles(), "[one]\nname=One\nhost=127.0.0.2\n\n[two]\nname=Two\nhost=127.0.0.3\n").unwrap();
+    hup(&b);
+    wait_until("profile two", || list().contains("[two]"));
+
+    std::fs::write(site.profiles(), "[one]\nname=One\nwidth=very wide\n").unwrap();
+    hup(&b);
+    wait_until("the reload error in the log", || b.log_text().contains("reload failed"));
+    let log = b.log_text();
+    assert!(log.contains("profiles.conf:3") && log.contains("width"), "error names file, line and key: {log}");
+    let body = list();
+    assert!(body.contains("[one]") && body.contains("[two]"), "old configuration kept: {body}");
+}
+
+#[test]
+fn broken_files_are_refused_at_start() {
+    let site = Site::new("[global]\nverify-ip = perhaps\n", "[one]\nhost=127.0.0.2\n");
+    let out = Command::new(ours_bin())
+        .args(["check-config", "--x2gobroker-conf"])
+        .arg(site.conf())
+        .arg("--session-profiles")
+        .arg(site.profiles())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("x2gobroker.conf:") && err.contains("verify-ip"), "{err}");
+
+    let site = Site::new("[global]\n", "[one]\nhost=127.0.0.2\n[one]\n");
+    let out = Command::new(ours_bin())
+        .args(["serve", "--x2gobroker-conf"])
+        .arg(site.conf())
+        .arg("--session-profiles")
+        .arg(site.profiles())
+        .arg("--data-dir")
+        .arg(site.path("d"))
+        .args(["--http", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("profiles.conf:3"));
+}
+
+#[test]
+fn plain_http_only_on_loopback_unless_asked() {
+    let site = Site::new("[global]\n", "[one]\nhost=127.0.0.2\n");
+    let out = Command::new(ours_bin())
+        .args(["serve", "--x2gobroker-conf"])
+        .arg(site.conf())
+        .arg("--session-profiles")
+        .arg(site.profiles())
+        .arg("--data-dir")
+        .arg(site.path("d"))
+        .args(["--http", &format!("0.0.0.0:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing plain HTTP"));
+}
