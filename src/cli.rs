@@ -213,6 +213,23 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         data_dir = %args.data_dir.display(),
         "configuration loaded"
     );
+    for key in [
+        "pre_auth_scripts",
+        "post_auth_scripts",
+        "select_session_scripts",
+    ] {
+        let set = loaded
+            .conf
+            .get("global", key)
+            .and_then(|v| v.as_list())
+            .is_some_and(|l| l.iter().any(|s| !s.is_empty()));
+        if set {
+            tracing::warn!(
+                key,
+                "optional broker scripts are Python modules of the reference and are not run"
+            );
+        }
+    }
     let mode = loaded.conf.agent_query_mode("inifile");
     if mode != "NONE" {
         tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");

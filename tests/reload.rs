@@ -9,7 +9,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn hup(b: &Running) {
-    let ok = Command::new("kill").args(["-HUP", &b.child.id().to_string()]).status().unwrap().success();
+    let ok = Command::new("kill")
+        .args(["-HUP", &b.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
     assert!(ok);
 }
 
@@ -26,22 +30,37 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn sighup_reloads_and_a_broken_file_keeps_the_running_config() {
-    let site = Site::new("[global]\nrequire-password = false\n", "[one]\nname=One\nhost=127.0.0.2\n");
+    let site = Site::new(
+        "[global]\nrequire-password = false\n",
+        "[one]\nname=One\nhost=127.0.0.2\n",
+    );
     let b = start_ours(&site, &[]);
     let list = || b.post("/plain/", "task=listsessions&user=u").body;
     assert!(list().contains("[one]"));
 
-    std::fs::write(site.profiles(), "[one]\nname=One\nhost=127.0.0.2\n\n[two]\nname=Two\nhost=127.0.0.3\n").unwrap();
+    std::fs::write(
+        site.profiles(),
+        "[one]\nname=One\nhost=127.0.0.2\n\n[two]\nname=Two\nhost=127.0.0.3\n",
+    )
+    .unwrap();
     hup(&b);
     wait_until("profile two", || list().contains("[two]"));
 
     std::fs::write(site.profiles(), "[one]\nname=One\nwidth=very wide\n").unwrap();
     hup(&b);
-    wait_until("the reload error in the log", || b.log_text().contains("reload failed"));
+    wait_until("the reload error in the log", || {
+        b.log_text().contains("reload failed")
+    });
     let log = b.log_text();
-    assert!(log.contains("profiles.conf:3") && log.contains("width"), "error names file, line and key: {log}");
+    assert!(
+        log.contains("profiles.conf:3") && log.contains("width"),
+        "error names file, line and key: {log}"
+    );
     let body = list();
-    assert!(body.contains("[one]") && body.contains("[two]"), "old configuration kept: {body}");
+    assert!(
+        body.contains("[one]") && body.contains("[two]"),
+        "old configuration kept: {body}"
+    );
 }
 
 #[test]
@@ -56,7 +75,10 @@ fn broken_files_are_refused_at_start() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("x2gobroker.conf:") && err.contains("verify-ip"), "{err}");
+    assert!(
+        err.contains("x2gobroker.conf:") && err.contains("verify-ip"),
+        "{err}"
+    );
 
     let site = Site::new("[global]\n", "[one]\nhost=127.0.0.2\n[one]\n");
     let out = Command::new(ours_bin())

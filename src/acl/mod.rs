@@ -7,9 +7,9 @@
 //! else (including an unset order) means deny-then-allow. `acl-any-order`
 //! is read but never changes a decision.
 
-use crate::config::value::Value;
+use crate::config::value::{parse_int, Value};
 use ipnet::IpNet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -153,13 +153,80 @@ fn parse_set(items: &[String]) -> Option<Vec<IpNet>> {
             out.push("::/0".parse().ok()?);
             continue;
         }
-        let net = match item.parse::<IpNet>() {
-            Ok(n) => n,
-            Err(_) => IpNet::from(item.parse::<IpAddr>().ok()?),
-        };
-        out.push(net);
+        out.push(parse_net(item)?);
     }
     Some(out)
+}
+
+/// An address or network as the reference's address library (netaddr 0.8)
+/// reads one: IPv4 first, then IPv6. IPv4 is lenient: a partial address is
+/// padded with zero octets (`127.1` is 127.1.0.0), octets and prefixes are
+/// read as Python integers (leading zeros, `+`, surrounding blanks), and the
+/// part after `/` may be a netmask or a hostmask instead of a prefix length.
+pub fn parse_net(item: &str) -> Option<IpNet> {
+    parse_v4_net(item).or_else(|| parse_v6_net(item))
+}
+
+fn parse_v4_net(item: &str) -> Option<IpNet> {
+    let (addr, prefix) = split_prefix(item);
+    if addr.contains(':') {
+        return None;
+    }
+    let tokens: Vec<&str> = addr.split('.').collect();
+    if tokens.len() > 4 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (slot, token) in octets.iter_mut().zip(&tokens) {
+        *slot = u8::try_from(parse_int(token)?).ok()?;
+    }
+    let prefix = match prefix {
+        None => 32,
+        Some(p) => match parse_int(p) {
+            Some(n) => u8::try_from(n).ok().filter(|n| *n <= 32)?,
+            None => mask_prefix(u128::from(u32::from(p.parse::<Ipv4Addr>().ok()?)), 32)?,
+        },
+    };
+    IpNet::new(IpAddr::V4(Ipv4Addr::from(octets)), prefix).ok()
+}
+
+fn parse_v6_net(item: &str) -> Option<IpNet> {
+    let (addr, prefix) = split_prefix(item);
+    let addr: Ipv6Addr = addr.parse().ok()?;
+    let prefix = match prefix {
+        None => 128,
+        Some(p) => match parse_int(p) {
+            Some(n) => u8::try_from(n).ok().filter(|n| *n <= 128)?,
+            None => mask_prefix(u128::from(p.parse::<Ipv6Addr>().ok()?), 128)?,
+        },
+    };
+    IpNet::new(IpAddr::V6(addr), prefix).ok()
+}
+
+fn split_prefix(item: &str) -> (&str, Option<&str>) {
+    match item.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (item, None),
+    }
+}
+
+/// The prefix length a netmask (ones first) or a hostmask (ones last) of
+/// `width` bits stands for; netmask wins when both readings fit.
+fn mask_prefix(mask: u128, width: u32) -> Option<u8> {
+    let all = if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
+    let inverted = !mask & all;
+    let ones = mask.count_ones();
+    if inverted & inverted.wrapping_add(1) == 0 {
+        u8::try_from(ones).ok()
+    } else if mask & mask.wrapping_add(1) == 0 {
+        u8::try_from(width - ones).ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +308,44 @@ mod tests {
         assert!(!a.permits("u", ip("127.0.0.1"), Vec::new));
         let a = acls(&[("acl-clients-allow", "::1")]);
         assert!(a.permits("u", ip("::1"), Vec::new));
+    }
+
+    #[test]
+    fn addresses_read_like_netaddr() {
+        let net = |s: &str| parse_net(s).map(|n| n.to_string());
+        assert_eq!(net("127.0.0.1").as_deref(), Some("127.0.0.1/32"));
+        assert_eq!(net("127.0.0.1/8").as_deref(), Some("127.0.0.1/8"));
+        assert_eq!(net("127.0.0.0/255.0.0.0").as_deref(), Some("127.0.0.0/8"));
+        assert_eq!(
+            net("127.0.0.0/0.255.255.255").as_deref(),
+            Some("127.0.0.0/8")
+        );
+        assert_eq!(net("127.0.0.9/0.0.0.0").as_deref(), Some("127.0.0.9/0"));
+        assert_eq!(net("127.1").as_deref(), Some("127.1.0.0/32"));
+        assert_eq!(net("127").as_deref(), Some("127.0.0.0/32"));
+        assert_eq!(net("127.0.1/24").as_deref(), Some("127.0.1.0/24"));
+        assert_eq!(net("127.000.000.001").as_deref(), Some("127.0.0.1/32"));
+        assert_eq!(net("010.0.0.1").as_deref(), Some("10.0.0.1/32"));
+        assert_eq!(net("127.0.0.1/08").as_deref(), Some("127.0.0.1/8"));
+        assert_eq!(net("127.0.0.1/ 8").as_deref(), Some("127.0.0.1/8"));
+        assert_eq!(net("::1").as_deref(), Some("::1/128"));
+        assert_eq!(net("fe80::/10").as_deref(), Some("fe80::/10"));
+        for bad in [
+            "127.0.0.1/33",
+            "127.0.0.1/",
+            "0x7f.0.0.1",
+            "127.0.0.256",
+            "127.0.0.-1",
+            "127..1",
+            "1.2.3.4.5",
+            "127.0.0.1/255.255.0.255",
+            "127.0.0.1-127.0.0.5",
+            "all",
+            "::1/129",
+            "",
+        ] {
+            assert_eq!(net(bad), None, "{bad}");
+        }
     }
 
     proptest! {

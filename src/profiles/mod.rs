@@ -216,6 +216,9 @@ fn build_profile(id: &str, all: Vec<(String, Value)>) -> Profile {
             if !s.is_empty() {
                 broker.insert(key, s);
             }
+        } else if key == "default" {
+            // The reference drops a key named `default` from every profile.
+            continue;
         } else {
             // The reference drops empty items from list-typed default keys.
             let value = match (kind_of(&key), value) {
@@ -294,5 +297,13 @@ mod tests {
             set.profiles[0].get("applications"),
             Some(&Value::List(vec![]))
         );
+    }
+
+    #[test]
+    fn key_named_default_is_dropped() {
+        let set =
+            ProfileSet::parse("p", "[DEFAULT]\ndefault=1\n[x]\ndefault=yes\nname=x\n").unwrap();
+        assert!(set.profiles[0].get("default").is_none());
+        assert!(set.profiles[0].get("name").is_some());
     }
 }

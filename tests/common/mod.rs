@@ -144,6 +144,16 @@ pub fn start_ours(site: &Site, extra: &[&str]) -> Running {
 
 /// Start our broker with its state in `data_dir`.
 pub fn start_ours_in(site: &Site, data_dir: &Path, extra: &[&str]) -> Running {
+    start_ours_with(site, data_dir, extra, &[])
+}
+
+/// Start our broker with extra environment variables.
+pub fn start_ours_with(
+    site: &Site,
+    data_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Running {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = site.path(&format!("ours-{port}.log"));
@@ -157,6 +167,7 @@ pub fn start_ours_in(site: &Site, data_dir: &Path, extra: &[&str]) -> Running {
         .args(["--http", &addr.to_string()])
         .args(extra)
         .env("RUST_LOG", "x2gobroker=debug")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());

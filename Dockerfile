@@ -1,0 +1,23 @@
+# Multi-stage build of the x2gobroker binary on Debian bookworm.
+FROM rust:1-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libpam0g-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY examples ./examples
+RUN cargo build --release --bin x2gobroker
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpam0g libpam-modules ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home-dir /var/lib/x2gobroker --create-home x2gobroker
+COPY --from=build /src/target/release/x2gobroker /usr/bin/x2gobroker
+COPY cluster-config/pam.d/x2gobroker /etc/pam.d/x2gobroker
+COPY cluster-config/single/x2gobroker.conf /etc/x2go/x2gobroker.conf
+COPY cluster-config/single/x2gobroker-sessionprofiles.conf /etc/x2go/broker/x2gobroker-sessionprofiles.conf
+VOLUME /var/lib/x2gobroker-rs
+EXPOSE 443
+# Mount the site's certificate and key at /etc/x2go/broker/ssl/.
+ENTRYPOINT ["/usr/bin/x2gobroker", "serve", "--data-dir", "/var/lib/x2gobroker-rs", \
+  "--session-profiles", "/etc/x2go/broker/x2gobroker-sessionprofiles.conf", \
+  "--https", "0.0.0.0:443", "--tls-cert", "/etc/x2go/broker/ssl/broker.crt", "--tls-key", "/etc/x2go/broker/ssl/broker.key"]
