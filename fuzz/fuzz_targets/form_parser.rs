@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
         for field in ["task", "user", "login", "sid", "authid"] {
             let v = form.get(field);
             assert_eq!(v, v.trim(), "{field} is stripped");
-            assert!(!v.chars().any(|c| matches!(c, '\x00'..='\x08' | '\x0e'..='\x1f')));
+            assert!(!v
+                .chars()
+                .any(|c| matches!(c, '\x00'..='\x08' | '\x0e'..='\x1f')));
         }
     }
 });

@@ -9,17 +9,31 @@ use x2gobroker::profiles::render::{render, RenderContext};
 use x2gobroker::profiles::ProfileSet;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let lines = text.split('\n').count();
     match ini::parse("fuzz.conf", text) {
         Ok(_) => {}
-        Err(e) => assert!(e.line >= 1 && e.line <= lines, "error line {} of {lines}", e.line),
+        Err(e) => assert!(
+            e.line >= 1 && e.line <= lines,
+            "error line {} of {lines}",
+            e.line
+        ),
     }
     let _ = BrokerConf::parse("fuzz.conf", text);
     if let Ok(set) = ProfileSet::parse("fuzz.conf", text) {
         for p in &set.profiles {
-            let entries = render(p, &RenderContext { user: "fuzzer", default_autologin: true });
-            assert!(entries.iter().all(|(k, _)| !k.starts_with("acl-") && !k.starts_with("broker-")));
+            let entries = render(
+                p,
+                &RenderContext {
+                    user: "fuzzer",
+                    default_autologin: true,
+                },
+            );
+            assert!(entries
+                .iter()
+                .all(|(k, _)| !k.starts_with("acl-") && !k.starts_with("broker-")));
             for h in p.host_names() {
                 let _ = (p.address_of(&h), p.port_of(&h));
             }
