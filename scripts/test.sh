@@ -8,4 +8,10 @@ cd "$(dirname "$0")/.."
 # Build: libpam. Conformance: the reference broker and Python X2Go. Bench: wrk.
 ensure_packages build-essential libpam0g-dev pkg-config x2gobroker-daemon python3-x2go x2goserver wrk curl
 ensure_pam_service
-cargo test --all-targets "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run: the sum over all test binaries.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit $status

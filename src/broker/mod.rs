@@ -417,16 +417,22 @@ impl Broker {
                 alive,
             });
         }
-        if initial.len() == 1 {
+        if names.len() == 1 {
+            // One candidate (a single-host or a shadow profile): no placement to make.
             let c = &candidates[0];
             return Ok(if c.alive {
                 Selected {
                     server: profile.address_of(&c.name),
                     port: profile.port_of(&c.name),
                 }
-            } else {
+            } else if initial.len() == 1 {
                 Selected {
                     server: profile.address_of(&initial[0]),
+                    port: profile.port_of(&c.name),
+                }
+            } else {
+                Selected {
+                    server: "no-X2Go-Server-available".into(),
                     port: profile.port_of(&c.name),
                 }
             });

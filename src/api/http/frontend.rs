@@ -32,10 +32,13 @@ impl Flavour {
 pub type Refusal = (StatusCode, String);
 
 /// The backend named by the path after `/plain/` or `/json/`, if served.
+///
+/// Read as the reference reads it: the path is percent-decoded; an empty
+/// path means the default backend; otherwise trailing slashes are dropped
+/// and the part before the first `/` is the name (so `/plain//` names none).
 pub fn backend_for(loaded: &Loaded, flavour: Flavour, rest: &str) -> Result<Backend, Refusal> {
-    let trimmed = rest.trim_end_matches('/');
-    let name = trimmed.split('/').next().unwrap_or("");
-    let name = if name.is_empty() { "inifile" } else { name };
+    let name = backend_name(rest);
+    let name = name.as_str();
     let Some(backend) = Backend::parse(name) else {
         return Err((
             StatusCode::NOT_FOUND,
@@ -58,6 +61,42 @@ pub fn backend_for(loaded: &Loaded, flavour: Flavour, rest: &str) -> Result<Back
         ));
     }
     Ok(backend)
+}
+
+/// The backend name in the path after `/plain/` or `/json/` ("" names none).
+fn backend_name(rest: &str) -> String {
+    let decoded = percent_decode(rest);
+    if decoded.is_empty() {
+        return "inifile".into();
+    }
+    let trimmed = decoded.trim_end_matches('/');
+    trimmed.split('/').next().unwrap_or("").to_string()
+}
+
+/// `%XX` escapes decoded (`+` stays), as the reference's web framework
+/// decodes path arguments; a `%` without two hex digits stays as it is.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Run one broker request; `Err` carries the refusal to log and answer.
@@ -252,4 +291,25 @@ fn listed(
             (p.id.clone(), text)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_like_the_reference() {
+        assert_eq!(backend_name(""), "inifile");
+        assert_eq!(backend_name("inifile"), "inifile");
+        assert_eq!(backend_name("inifile/"), "inifile");
+        assert_eq!(backend_name("inifile/extra/"), "inifile");
+        assert_eq!(backend_name("zeroconf//"), "zeroconf");
+        assert_eq!(backend_name("inifil%65/"), "inifile");
+        assert_eq!(backend_name("inifile%2F/"), "inifile");
+        assert_eq!(backend_name("/"), "");
+        assert_eq!(backend_name("/inifile/"), "");
+        assert_eq!(backend_name("%2F"), "");
+        assert_eq!(backend_name("in%zzfile"), "in%zzfile");
+        assert_eq!(backend_name("%"), "%");
+    }
 }

@@ -71,10 +71,12 @@ pub async fn handle(
     authorization: Option<&str>,
     client: IpAddr,
 ) -> Result<Response<Body>, (StatusCode, String)> {
-    let name = if backend_name.is_empty() {
+    // The path is percent-decoded, as the reference's web framework does.
+    let decoded = super::frontend::percent_decode(backend_name);
+    let name = if decoded.is_empty() {
         "inifile"
     } else {
-        backend_name
+        decoded.as_str()
     };
     let backend = Backend::parse(name)
         .ok_or((StatusCode::NOT_FOUND, "no such broker backend".to_string()))?;
