@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::net::SocketAddr;
 
 const PAM_CONF: &str =
     "[global]\nrequire-password = true\ndefault-auth-mech = pam\n[broker_inifile]\nenable = true\n";
@@ -33,30 +32,6 @@ fn with_cookie(b: &Running, user: &str, cookie: &str) -> Reply {
 fn json_cookie(r: &Reply) -> String {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     v["next-authid"].as_str().unwrap().to_string()
-}
-
-/// POST from a chosen loopback source address.
-fn post_from(source: &str, to: SocketAddr, body: &str) -> Reply {
-    use std::io::{Read, Write};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let std_stream = rt.block_on(async {
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind(format!("{source}:0").parse().unwrap()).unwrap();
-        sock.connect(to).await.unwrap().into_std().unwrap()
-    });
-    std_stream.set_nonblocking(false).unwrap();
-    let mut s = std_stream;
-    let req = format!(
-        "POST /plain/ HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    parse_reply(&raw)
 }
 
 fn skip() -> bool {
@@ -174,9 +149,11 @@ fn verify_ip_static_cookie_and_timeout() {
         "use-static-cookie hands back the same cookie"
     );
     // From another address the cookie is refused (and consumed, as in the reference).
-    let r = post_from(
+    let r = request_from(
         "127.0.0.2",
         b.addr,
+        "POST",
+        "/plain/",
         &form(&[("task", "listsessions"), ("user", &u.name), ("authid", &c)]),
     );
     assert_eq!(r.status, 401);
@@ -191,9 +168,11 @@ fn verify_ip_static_cookie_and_timeout() {
     let site = Site::new(&conf, PROFILES);
     let b = start_ours(&site, &[]);
     let c = login(&b, "plain", &u.name, &u.password).authid().unwrap();
-    let r = post_from(
+    let r = request_from(
         "127.0.0.3",
         b.addr,
+        "POST",
+        "/plain/",
         &form(&[("task", "listsessions"), ("user", &u.name), ("authid", &c)]),
     );
     assert_eq!(r.status, 200);

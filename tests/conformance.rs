@@ -1771,34 +1771,6 @@ fn uccs_disabled() {
 
 // ---------------------------------------------------------------- more
 
-/// One HTTP/1.1 request from the local address `src` (any 127.0.0.0/8 address).
-fn request_from(src: &str, run: &Running, method: &str, path: &str, body: &str) -> Reply {
-    use std::io::{Read, Write};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
-    let stream = rt.block_on(async {
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind(format!("{src}:0").parse().unwrap()).unwrap();
-        sock.connect(run.addr).await.unwrap()
-    });
-    let mut s = stream.into_std().unwrap();
-    s.set_nonblocking(false).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
-        run.addr,
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    parse_reply(&raw)
-}
-
 #[test]
 fn acl_clients_from_other_addresses() {
     let profiles = "\
@@ -1866,8 +1838,8 @@ acl-clients-order=allow-deny
         "127.2.0.1",
     ] {
         for (path, body) in list_requests(&["root"]) {
-            let r = request_from(src, &p.reference, "POST", path, &body);
-            let o = request_from(src, &p.ours, "POST", path, &body);
+            let r = request_from(src, p.reference.addr, "POST", path, &body);
+            let o = request_from(src, p.ours.addr, "POST", path, &body);
             assert_same(&format!("from {src}: POST {path} {body}"), path, &r, &o);
         }
     }
@@ -2291,7 +2263,7 @@ fn cookie_across_addresses(run: &Running, second: &str) -> Vec<u16> {
     };
     let login = request_from(
         "127.0.0.1",
-        run,
+        run.addr,
         "POST",
         "/plain/",
         &form(&[
@@ -2301,10 +2273,10 @@ fn cookie_across_addresses(run: &Running, second: &str) -> Vec<u16> {
         ]),
     );
     let a = login.authid().unwrap_or_default();
-    let moved = request_from(second, run, "POST", "/plain/", &list(&a));
+    let moved = request_from(second, run.addr, "POST", "/plain/", &list(&a));
     let b = moved.authid().unwrap_or_default();
-    let back_a = request_from("127.0.0.1", run, "POST", "/plain/", &list(&a));
-    let back_b = request_from("127.0.0.1", run, "POST", "/plain/", &list(&b));
+    let back_a = request_from("127.0.0.1", run.addr, "POST", "/plain/", &list(&a));
+    let back_b = request_from("127.0.0.1", run.addr, "POST", "/plain/", &list(&b));
     vec![login.status, moved.status, back_a.status, back_b.status]
 }
 

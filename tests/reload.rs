@@ -63,6 +63,20 @@ fn sighup_reloads_and_a_broken_file_keeps_the_running_config() {
     );
 }
 
+/// Run `serve` with an HTTP listener on `host` and wait for it to exit (it must refuse to start).
+fn serve_once(site: &Site, host: &str) -> std::process::Output {
+    Command::new(ours_bin())
+        .args(["serve", "--x2gobroker-conf"])
+        .arg(site.conf())
+        .arg("--session-profiles")
+        .arg(site.profiles())
+        .arg("--data-dir")
+        .arg(site.path("d"))
+        .args(["--http", &format!("{host}:{}", free_port())])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn broken_files_are_refused_at_start() {
     let site = Site::new("[global]\nverify-ip = perhaps\n", "[one]\nhost=127.0.0.2\n");
@@ -81,16 +95,7 @@ fn broken_files_are_refused_at_start() {
     );
 
     let site = Site::new("[global]\n", "[one]\nhost=127.0.0.2\n[one]\n");
-    let out = Command::new(ours_bin())
-        .args(["serve", "--x2gobroker-conf"])
-        .arg(site.conf())
-        .arg("--session-profiles")
-        .arg(site.profiles())
-        .arg("--data-dir")
-        .arg(site.path("d"))
-        .args(["--http", &format!("127.0.0.1:{}", free_port())])
-        .output()
-        .unwrap();
+    let out = serve_once(&site, "127.0.0.1");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("profiles.conf:3"));
 }
@@ -98,16 +103,7 @@ fn broken_files_are_refused_at_start() {
 #[test]
 fn plain_http_only_on_loopback_unless_asked() {
     let site = Site::new("[global]\n", "[one]\nhost=127.0.0.2\n");
-    let out = Command::new(ours_bin())
-        .args(["serve", "--x2gobroker-conf"])
-        .arg(site.conf())
-        .arg("--session-profiles")
-        .arg(site.profiles())
-        .arg("--data-dir")
-        .arg(site.path("d"))
-        .args(["--http", &format!("0.0.0.0:{}", free_port())])
-        .output()
-        .unwrap();
+    let out = serve_once(&site, "0.0.0.0");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing plain HTTP"));
 }
