@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
-ensure_packages build-essential libpam0g-dev pkg-config
+ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler
 ensure_pam_service
 cargo build --release --bin x2gobroker
 exec target/release/x2gobroker serve \

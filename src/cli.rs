@@ -2,7 +2,10 @@
 //! validates the two configuration files.
 
 use crate::auth::ratelimit::Limit;
-use crate::broker::{self, Broker, Settings};
+use crate::broker::{self, Broker, Ledger, Settings};
+use crate::cluster;
+use crate::config::node::NodeConfig;
+use crate::state::store::Store;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,8 +50,12 @@ pub struct ConfigArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
+    /// Run as a member of a broker cluster described by this node TOML file
+    /// (see cluster-config/local-3/); its settings override the flags below.
+    #[arg(long, value_name = "TOML")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub files: ConfigArgs,
     /// Directory of the node's durable state (created if missing).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
@@ -125,8 +132,8 @@ impl ServeArgs {
     pub fn settings(&self) -> Settings {
         let window = Duration::from_secs(self.failed_login_window.max(1));
         Settings {
-            x2gobroker_conf: self.config.x2gobroker_conf.clone(),
-            session_profiles: self.config.session_profiles.clone(),
+            x2gobroker_conf: self.files.x2gobroker_conf.clone(),
+            session_profiles: self.files.session_profiles.clone(),
             data_dir: self.data_dir.clone(),
             placement_window: Duration::from_secs(self.placement_window),
             probe_ttl: Duration::from_secs(self.probe_cache),
@@ -172,7 +179,7 @@ impl ServeArgs {
         let mut s = Cli::parse_from(["x2gobroker", "serve"]);
         match &mut s.command {
             Command::Serve(a) => {
-                a.config = config;
+                a.files = config;
                 (**a).clone()
             }
             Command::CheckConfig(_) => unreachable!("parsed serve"),
@@ -180,7 +187,83 @@ impl ServeArgs {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+/// Apply a node TOML file over the command line.
+fn apply_node_config(args: &mut ServeArgs, node: &NodeConfig) {
+    args.data_dir = node.data_dir.clone();
+    if let Some(p) = &node.x2gobroker_conf {
+        args.files.x2gobroker_conf = p.clone();
+    }
+    if node.session_profiles.is_some() {
+        args.files.session_profiles = node.session_profiles.clone();
+    }
+    if !node.http.is_empty() || !node.https.is_empty() {
+        args.http = node.http.clone();
+        args.https = node.https.clone();
+    }
+    if node.tls_cert.is_some() {
+        args.tls_cert = node.tls_cert.clone();
+        args.tls_key = node.tls_key.clone();
+    }
+}
+
+/// Start this node's Raft member and its node-to-node listener.
+async fn start_cluster_node(
+    node_cfg: &NodeConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<(Arc<cluster::Node>, tokio::task::JoinHandle<()>), String> {
+    let members = node_cfg
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.id,
+                cluster::Member {
+                    raft: m.raft.to_string(),
+                    http: m.http.clone(),
+                },
+            )
+        })
+        .collect();
+    let t = &node_cfg.timing;
+    let tuning = cluster::Tuning {
+        heartbeat_ms: t.heartbeat_ms,
+        election_min_ms: t.election_min_ms,
+        election_max_ms: t.election_max_ms,
+        snapshot_every: t.snapshot_every,
+        deadline: Duration::from_millis(t.deadline_ms),
+    };
+    let listener = TcpListener::bind(node_cfg.raft)
+        .await
+        .map_err(|e| format!("binding raft listener {}: {e}", node_cfg.raft))?;
+    let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning).await?;
+    tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
+    let service = cluster::service::server(node.clone());
+    let mut stop = stop;
+    let task = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let result = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.changed().await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "node-to-node listener failed");
+        }
+    });
+    Ok((node, task))
+}
+
+async fn serve(mut args: ServeArgs) -> Result<(), String> {
+    let node_cfg = match &args.config {
+        Some(path) => {
+            let cfg = NodeConfig::load(path)?;
+            apply_node_config(&mut args, &cfg);
+            Some(cfg)
+        }
+        None => None,
+    };
     let mut http = args.http.clone();
     if http.is_empty() && args.https.is_empty() {
         http.push(SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -204,7 +287,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             args.allow_tls12,
         )?)
     };
-    let broker = Arc::new(Broker::new(args.settings())?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let ledger = match &node_cfg {
+        Some(cfg) => {
+            let (node, task) = start_cluster_node(cfg, stop_rx.clone()).await?;
+            tasks.push(task);
+            Ledger::Cluster(node)
+        }
+        None => Ledger::Local(Store::open(&args.data_dir)?),
+    };
+    let broker = Arc::new(Broker::new(args.settings(), ledger)?);
     let loaded = broker.current();
     tracing::info!(
         conf = %loaded.conf.path,
@@ -234,9 +327,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if mode != "NONE" {
         tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
     }
-    let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = crate::api::http::Context::new(broker.clone());
-    let mut tasks = Vec::new();
     for (addrs, tls) in [(http, None), (args.https.clone(), tls)] {
         for addr in addrs {
             let listener = TcpListener::bind(addr)

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn hup(b: &Running) {
     let ok = Command::new("kill")
@@ -15,17 +15,6 @@ fn hup(b: &Running) {
         .unwrap()
         .success();
     assert!(ok);
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]
@@ -44,13 +33,17 @@ fn sighup_reloads_and_a_broken_file_keeps_the_running_config() {
     )
     .unwrap();
     hup(&b);
-    wait_until("profile two", || list().contains("[two]"));
+    wait_until("profile two", Duration::from_secs(10), || {
+        list().contains("[two]")
+    });
 
     std::fs::write(site.profiles(), "[one]\nname=One\nwidth=very wide\n").unwrap();
     hup(&b);
-    wait_until("the reload error in the log", || {
-        b.log_text().contains("reload failed")
-    });
+    wait_until(
+        "the reload error in the log",
+        Duration::from_secs(10),
+        || b.log_text().contains("reload failed"),
+    );
     let log = b.log_text();
     assert!(
         log.contains("profiles.conf:3") && log.contains("width"),

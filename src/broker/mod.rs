@@ -9,6 +9,7 @@ use crate::auth::nss::GroupCache;
 use crate::auth::pam::Pam;
 use crate::auth::ratelimit::{Limit, RateLimiter};
 use crate::auth::{self, Mechanism};
+use crate::cluster;
 use crate::config::value::Value;
 use crate::config::BrokerConf;
 use crate::profiles::render::{render, RenderContext};
@@ -112,12 +113,44 @@ impl Backend {
     }
 }
 
+/// Where state commands go: this node's own store, or the Raft cluster.
+pub enum Ledger {
+    Local(Store),
+    Cluster(Arc<cluster::Node>),
+}
+
+impl Ledger {
+    /// Apply `cmd` durably (through the leader in a cluster).
+    pub async fn submit(&self, cmd: Command) -> Result<Outcome, String> {
+        match self {
+            Ledger::Local(store) => store.submit(cmd).await,
+            Ledger::Cluster(node) => node.submit(cmd).await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Return once this node may answer reads linearizably (at once when alone).
+    pub async fn read_barrier(&self) -> Result<(), String> {
+        match self {
+            Ledger::Local(_) => Ok(()),
+            Ledger::Cluster(node) => node.read_barrier().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The cluster status, when clustered.
+    pub fn status(&self) -> Option<cluster::Status> {
+        match self {
+            Ledger::Local(_) => None,
+            Ledger::Cluster(node) => Some(node.status()),
+        }
+    }
+}
+
 const UNCONFIGURED_COOKIE: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
 pub struct Broker {
     pub settings: Settings,
     loaded: RwLock<Arc<Loaded>>,
-    store: Store,
+    pub ledger: Ledger,
     prober: Prober,
     limiter: RateLimiter,
     groups: GroupCache,
@@ -187,9 +220,8 @@ fn read_my_cookie(conf: &BrokerConf) -> Option<String> {
 }
 
 impl Broker {
-    pub fn new(settings: Settings) -> Result<Self, String> {
+    pub fn new(settings: Settings, ledger: Ledger) -> Result<Self, String> {
         let loaded = load_config(&settings)?;
-        let store = Store::open(&settings.data_dir)?;
         Ok(Self {
             prober: Prober::new(settings.probe_ttl),
             limiter: RateLimiter::new(settings.user_limit, settings.client_limit),
@@ -197,7 +229,7 @@ impl Broker {
             pam: Pam::new(&settings.pam_service, 16),
             hostname: hostname(),
             loaded: RwLock::new(Arc::new(loaded)),
-            store,
+            ledger,
             settings,
         })
     }
@@ -269,7 +301,7 @@ impl Broker {
                     ip: ip.to_string(),
                     at: now_ms(),
                 };
-                if let Err(e) = self.store.submit(cmd).await {
+                if let Err(e) = self.ledger.submit(cmd).await {
                     return Access::Unavailable(e);
                 }
             }
@@ -292,7 +324,7 @@ impl Broker {
             timeout_ms: timeout_s.saturating_mul(1000),
             next,
         };
-        match self.store.submit(cmd).await {
+        match self.ledger.submit(cmd).await {
             Ok(Outcome::CookieAccepted { next }) => Access::Granted {
                 next_cookie: Some(next),
             },
@@ -444,7 +476,7 @@ impl Broker {
             now: now_ms(),
             window_ms: self.settings.placement_window.as_millis() as u64,
         };
-        match self.store.submit(cmd).await? {
+        match self.ledger.submit(cmd).await? {
             Outcome::Placed(PlacedOutcome::Host(h)) => Ok(Selected {
                 server: profile.address_of(&h),
                 port: profile.port_of(&h),
@@ -474,7 +506,7 @@ impl Broker {
     pub async fn purge(&self) -> Result<(), String> {
         let loaded = self.current();
         let ttl = loaded.conf.int("global", "auth-timeout").max(0) as u64;
-        self.store
+        self.ledger
             .submit(Command::Purge {
                 now: now_ms(),
                 cookie_ttl_ms: ttl.saturating_mul(1000),

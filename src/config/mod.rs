@@ -2,6 +2,7 @@
 
 pub mod broker_conf;
 pub mod ini;
+pub mod node;
 pub mod value;
 
 pub use broker_conf::BrokerConf;

@@ -97,16 +97,22 @@ pub enum PlacedOutcome {
     NoneAvailable,
 }
 
+/// The serialized form of a `State`.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    cookies: Vec<((String, String), CookieRecord)>,
+    placements: Vec<((String, String), PlacementRecord)>,
+}
+
 /// A storage write implied by a command: key and new value (`None` deletes).
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// The whole state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     cookies: BTreeMap<(String, String), CookieRecord>,
     placements: BTreeMap<(String, String), PlacementRecord>,
     /// Derived: placements per host.
-    #[serde(skip)]
     per_host: HashMap<String, u32>,
 }
 
@@ -148,6 +154,58 @@ impl State {
             }
         }
         Ok(s)
+    }
+
+    /// The state as snapshot bytes (the derived index is rebuilt on load).
+    pub fn to_snapshot(&self) -> Result<Vec<u8>, String> {
+        let snap = Snapshot {
+            cookies: self
+                .cookies
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            placements: self
+                .placements
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        serde_json::to_vec(&snap).map_err(|e| format!("serialising state: {e}"))
+    }
+
+    /// The state from `to_snapshot` bytes.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Self, String> {
+        let snap: Snapshot =
+            serde_json::from_slice(bytes).map_err(|e| format!("reading state snapshot: {e}"))?;
+        let mut s = State::default();
+        for (k, rec) in snap.placements {
+            *s.per_host.entry(rec.host.clone()).or_default() += 1;
+            s.placements.insert(k, rec);
+        }
+        s.cookies = snap.cookies.into_iter().collect();
+        Ok(s)
+    }
+
+    /// A digest of the whole state, equal on nodes that applied the same commands.
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for ((u, c), r) in &self.cookies {
+            (u, c, &r.ip, r.issued_at).hash(&mut h);
+        }
+        for ((p, u), r) in &self.placements {
+            (p, u, &r.host, r.at).hash(&mut h);
+        }
+        h.finish()
+    }
+
+    pub fn placement_count(&self) -> usize {
+        self.placements.len()
+    }
+
+    /// Every placement: (profile, user) -> host.
+    pub fn placements(&self) -> impl Iterator<Item = (&(String, String), &PlacementRecord)> {
+        self.placements.iter()
     }
 
     pub fn cookie(&self, user: &str, cookie: &str) -> Option<&CookieRecord> {
@@ -446,6 +504,16 @@ mod tests {
             placement_window_ms: 10_000,
         });
         assert_eq!(s.placements_on("a"), 0);
+    }
+
+    #[test]
+    fn snapshots_roundtrip() {
+        let mut s = State::default();
+        s.apply(&issue("u", "c1", "127.0.0.1", 1));
+        s.apply(&place("u", &[("a", true), ("b", true)], 3));
+        let back = State::from_snapshot(&s.to_snapshot().unwrap()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.digest(), s.digest());
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Running {
     }
 }
 
-fn wait_for_port(addr: SocketAddr, child: &mut Child, log: &Path) {
+pub fn wait_for_port(addr: SocketAddr, child: &mut Child, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -412,4 +412,131 @@ pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
     (cert_path, key_path)
+}
+
+/// One member of a test cluster: its ports and, while it runs, its process.
+pub struct ClusterNode {
+    pub id: u64,
+    pub http: SocketAddr,
+    pub raft: SocketAddr,
+    pub toml: PathBuf,
+    pub running: Option<Running>,
+}
+
+impl ClusterNode {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        request(
+            self.http,
+            "POST",
+            path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    }
+
+    /// `/status` as JSON (None when the node does not answer).
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let mut s = TcpStream::connect_timeout(&self.http, Duration::from_millis(300)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(
+            format!(
+                "GET /status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.http
+            )
+            .as_bytes(),
+        )
+        .ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).ok()?;
+        serde_json::from_str(&parse_reply(&raw).body).ok()
+    }
+
+    /// Start (or restart) the node's process.
+    pub fn start(&mut self, site: &Site) {
+        let log = site.path(&format!("node{}-{}.log", self.id, free_port()));
+        let child = Command::new(ours_bin())
+            .args(["serve", "--config"])
+            .arg(&self.toml)
+            .env("RUST_LOG", "x2gobroker=debug,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
+            .spawn()
+            .expect("start a cluster node");
+        let mut running = Running {
+            child,
+            addr: self.http,
+            log,
+        };
+        wait_for_port(self.http, &mut running.child, &running.log);
+        self.running = Some(running);
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+        }
+    }
+}
+
+/// Write `n` node files for one cluster on free loopback ports (state under the site).
+pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
+    let nodes: Vec<(u64, SocketAddr, SocketAddr)> = (1..=n)
+        .map(|id| {
+            let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let raft: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            (id, http, raft)
+        })
+        .collect();
+    let members: String = nodes
+        .iter()
+        .map(|(id, http, raft)| {
+            format!("[[members]]\nid = {id}\nraft = \"{raft}\"\nhttp = \"{http}\"\n\n")
+        })
+        .collect();
+    nodes
+        .iter()
+        .map(|(id, http, raft)| {
+            let toml = site.path(&format!("node{id}.toml"));
+            let text = format!(
+                "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\n\n{members}[timing]\n{timing}\n",
+                site.path(&format!("data{id}")).display(),
+                site.conf().display(),
+                site.profiles().display(),
+            );
+            std::fs::write(&toml, text).unwrap();
+            ClusterNode { id: *id, http: *http, raft: *raft, toml, running: None }
+        })
+        .collect()
+}
+
+/// Wait until `f` holds (polling), or panic with `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The id of the leader all running nodes agree on, if any.
+pub fn agreed_leader(nodes: &[ClusterNode]) -> Option<u64> {
+    let mut leader = None;
+    for n in nodes.iter().filter(|n| n.running.is_some()) {
+        let l = n.status()?.get("leader")?.as_u64()?;
+        if leader.is_some_and(|x| x != l) {
+            return None;
+        }
+        leader = Some(l);
+    }
+    leader
 }

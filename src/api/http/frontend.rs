@@ -180,6 +180,12 @@ pub async fn handle(
         None
     };
     let profiles = if task == "listsessions" || task == "listprofiles" {
+        // Linearizable: a node cut off from the cluster majority answers 503.
+        broker
+            .ledger
+            .read_barrier()
+            .await
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
         listed(ctx, loaded, flavour, backend, user, client)
     } else {
         Vec::new()

@@ -61,6 +61,9 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
     let client = client_ip(peer);
     let (status_resp, reason) = match route(&ctx, req, client).await {
         Ok(r) => (r, None),
+        Err((status, why)) if status.is_server_error() => {
+            (response::unavailable(status, &why), Some(why))
+        }
         Err((status, why)) => (response::error(status), Some(why)),
     };
     let status = status_resp.status();
@@ -89,6 +92,18 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
     if path == "/healthz" {
         return match method {
             Method::GET | Method::HEAD => Ok(response::page(TEXT_PLAIN, "ok\n")),
+            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+        };
+    }
+    if path == "/status" {
+        return match method {
+            Method::GET => {
+                let body = match broker.ledger.status() {
+                    Some(st) => serde_json::to_string_pretty(&st).unwrap_or_default(),
+                    None => "{\n  \"role\": \"Standalone\"\n}".to_string(),
+                };
+                Ok(response::page(response::APPLICATION_JSON, body))
+            }
             _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
         };
     }

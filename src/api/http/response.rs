@@ -11,6 +11,7 @@ pub type Body = Full<Bytes>;
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 pub const TEXT_JSON: &str = "text/json; charset=utf-8";
 pub const TEXT_HTML: &str = "text/html; charset=UTF-8";
+pub const APPLICATION_JSON: &str = "application/json";
 
 /// A 200 answer of a broker frontend (with the reference's `Expires: +1h`).
 pub fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
@@ -46,5 +47,14 @@ pub fn too_many(wait_secs: u64) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(&wait_secs.max(1).to_string()) {
         r.headers_mut().insert(RETRY_AFTER, v);
     }
+    r
+}
+
+/// A server-side refusal with its short reason (e.g. no cluster majority).
+pub fn unavailable(status: StatusCode, reason: &str) -> Response<Body> {
+    let code = status.as_u16();
+    let name = status.canonical_reason().unwrap_or("Error");
+    let mut r = page(TEXT_PLAIN, format!("{code}: {name}: {reason}\n"));
+    *r.status_mut() = status;
     r
 }

@@ -1,0 +1,157 @@
+//! The client side of node-to-node gRPC: openraft's `RaftNetwork` over the
+//! `RaftTransport` service, plus forwarding of commands and read-index
+//! requests to the leader. Channels are created lazily and reused.
+
+use super::proto::raft_transport_client::RaftTransportClient;
+use super::proto::Payload;
+use super::{Member, NodeId, TypeConfig};
+use crate::state::{Command, Outcome};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+type Client = RaftTransportClient<Channel>;
+
+/// gRPC channels to the other members, by node id and address.
+#[derive(Clone, Default)]
+pub struct Peers {
+    channels: Arc<Mutex<HashMap<(NodeId, String), Client>>>,
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Payload, String> {
+    serde_json::to_vec(v)
+        .map(|json| Payload { json })
+        .map_err(|e| format!("encoding: {e}"))
+}
+
+fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, String> {
+    serde_json::from_slice(&p.json).map_err(|e| format!("decoding: {e}"))
+}
+
+impl Peers {
+    fn client(&self, id: NodeId, member: &Member) -> Result<Client, String> {
+        let key = (id, member.raft.clone());
+        if let Some(c) = self.channels.lock().get(&key) {
+            return Ok(c.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{}", member.raft))
+            .map_err(|e| format!("bad address {}: {e}", member.raft))?
+            .connect_timeout(Duration::from_millis(500))
+            .tcp_nodelay(true);
+        let client = RaftTransportClient::new(endpoint.connect_lazy());
+        self.channels.lock().insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Ask `leader` to apply `cmd`.
+    pub async fn submit(
+        &self,
+        leader: NodeId,
+        member: &Member,
+        cmd: &Command,
+    ) -> Result<Outcome, String> {
+        let mut c = self.client(leader, member)?;
+        let reply = c
+            .submit(encode(cmd)?)
+            .await
+            .map_err(|s| s.message().to_string())?;
+        decode::<Result<Outcome, String>>(reply.get_ref())?
+    }
+
+    /// Ask `leader` for a confirmed read index.
+    pub async fn read_index(&self, leader: NodeId, member: &Member) -> Result<u64, String> {
+        let mut c = self.client(leader, member)?;
+        let reply = c
+            .read_index(Payload::default())
+            .await
+            .map_err(|s| s.message().to_string())?;
+        decode::<Result<u64, String>>(reply.get_ref())?
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Peers {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: NodeId, node: &Member) -> Connection {
+        Connection {
+            target,
+            client: self.client(target, node),
+        }
+    }
+}
+
+/// openraft's connection to one member.
+pub struct Connection {
+    target: NodeId,
+    client: Result<Client, String>,
+}
+
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<NodeId, Member, RaftError<NodeId, E>>>;
+
+impl Connection {
+    async fn call<Req, Resp, E>(
+        &mut self,
+        method: &'static str,
+        req: &Req,
+        timeout: Duration,
+    ) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let unreachable =
+            |why: String| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(why)));
+        let client = self.client.as_mut().map_err(|e| unreachable(e.clone()))?;
+        let payload = encode(req)
+            .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e))))?;
+        let mut request = tonic::Request::new(payload);
+        request.set_timeout(timeout);
+        let reply = match method {
+            "append" => client.append_entries(request).await,
+            "vote" => client.vote(request).await,
+            _ => client.install_snapshot(request).await,
+        }
+        .map_err(|s| unreachable(format!("node {}: {}", self.target, s.message())))?;
+        let answer: Result<Resp, RaftError<NodeId, E>> = decode(reply.get_ref())
+            .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e))))?;
+        answer.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Connection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        self.call("append", &rpc, option.hard_ttl()).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        self.call("snapshot", &rpc, option.hard_ttl()).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
+        self.call("vote", &rpc, option.hard_ttl()).await
+    }
+}

@@ -1,0 +1,64 @@
+//! The server side of node-to-node gRPC: hands openraft's RPCs to the local
+//! Raft, applies commands forwarded by followers, answers read-index requests.
+
+use super::proto::raft_transport_server::{RaftTransport, RaftTransportServer};
+use super::proto::Payload;
+use super::Node;
+use crate::state::{Command, Outcome};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct Transport {
+    node: Arc<Node>,
+}
+
+/// The gRPC service for `node`.
+pub fn server(node: Arc<Node>) -> RaftTransportServer<Transport> {
+    RaftTransportServer::new(Transport { node })
+}
+
+fn input<T: DeserializeOwned>(req: &Request<Payload>) -> Result<T, Status> {
+    serde_json::from_slice(&req.get_ref().json)
+        .map_err(|e| Status::invalid_argument(format!("decoding: {e}")))
+}
+
+fn output<T: Serialize>(v: &T) -> Result<Response<Payload>, Status> {
+    serde_json::to_vec(v)
+        .map(|json| Response::new(Payload { json }))
+        .map_err(|e| Status::internal(format!("encoding: {e}")))
+}
+
+#[tonic::async_trait]
+impl RaftTransport for Transport {
+    async fn append_entries(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        output(&self.node.raft.append_entries(input(&req)?).await)
+    }
+
+    async fn vote(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        output(&self.node.raft.vote(input(&req)?).await)
+    }
+
+    async fn install_snapshot(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        output(&self.node.raft.install_snapshot(input(&req)?).await)
+    }
+
+    async fn submit(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        let cmd: Command = input(&req)?;
+        // Only the leader applies forwarded commands; it never forwards them again.
+        let answer: Result<Outcome, String> = match self.node.raft.client_write(cmd).await {
+            Ok(resp) => Ok(resp.data),
+            Err(e) => Err(e.to_string()),
+        };
+        output(&answer)
+    }
+
+    async fn read_index(&self, _req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        let answer: Result<u64, String> = match self.node.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
+            Err(e) => Err(e.to_string()),
+        };
+        output(&answer)
+    }
+}

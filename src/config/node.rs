@@ -1,0 +1,121 @@
+//! A cluster node's own configuration (TOML): its id, listeners, data
+//! directory, the paths of the reference-compatible files, and the initial
+//! members of the cluster.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One initial member of the cluster.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    pub id: u64,
+    /// Node-to-node gRPC address.
+    pub raft: SocketAddr,
+    /// The member's HTTP(S) frontend, for operators.
+    pub http: String,
+}
+
+/// Raft timing (milliseconds) and snapshot threshold.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftTiming {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    pub snapshot_every: u64,
+    pub deadline_ms: u64,
+}
+
+impl Default for RaftTiming {
+    fn default() -> Self {
+        let t = crate::cluster::Tuning::default();
+        RaftTiming {
+            heartbeat_ms: t.heartbeat_ms,
+            election_min_ms: t.election_min_ms,
+            election_max_ms: t.election_max_ms,
+            snapshot_every: t.snapshot_every,
+            deadline_ms: t.deadline.as_millis() as u64,
+        }
+    }
+}
+
+/// `nodeN.toml`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub id: u64,
+    pub data_dir: PathBuf,
+    /// This node's node-to-node gRPC listener.
+    pub raft: SocketAddr,
+    pub x2gobroker_conf: Option<PathBuf>,
+    pub session_profiles: Option<PathBuf>,
+    #[serde(default)]
+    pub http: Vec<SocketAddr>,
+    #[serde(default)]
+    pub https: Vec<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The members a fresh cluster starts with (the smallest id initialises it).
+    pub members: Vec<MemberConfig>,
+    #[serde(default)]
+    pub timing: RaftTiming,
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
+        let cfg: NodeConfig = toml::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        if !cfg.members.iter().any(|m| m.id == cfg.id) {
+            return Err(format!(
+                "{name}: node id {} is not among [[members]]",
+                cfg.id
+            ));
+        }
+        let mut ids: Vec<u64> = cfg.members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != cfg.members.len() {
+            return Err(format!("{name}: a member id appears twice"));
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: &str = r#"
+id = 2
+data_dir = "data/node2"
+raft = "127.0.0.1:19082"
+http = ["127.0.0.1:18082"]
+[[members]]
+id = 1
+raft = "127.0.0.1:19081"
+http = "127.0.0.1:18081"
+[[members]]
+id = 2
+raft = "127.0.0.1:19082"
+http = "127.0.0.1:18082"
+"#;
+
+    #[test]
+    fn parses_and_checks_membership() {
+        let c = NodeConfig::parse("n", NODE).unwrap();
+        assert_eq!(c.id, 2);
+        assert_eq!(c.members.len(), 2);
+        assert_eq!(c.timing, RaftTiming::default());
+        let e = NodeConfig::parse("n", &NODE.replace("id = 2\ndata_dir", "id = 7\ndata_dir"))
+            .unwrap_err();
+        assert!(e.contains("not among"), "{e}");
+        let e = NodeConfig::parse("n", &format!("{NODE}\nbogus = 1\n")).unwrap_err();
+        assert!(e.contains("bogus"), "{e}");
+    }
+}

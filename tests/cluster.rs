@@ -1,0 +1,252 @@
+//! A three-node broker cluster of real processes on loopback: concurrent
+//! selectsession requests on all nodes are serialised by the Raft log, every
+//! acknowledged placement survives leader crashes and full restarts, a node
+//! that missed many entries catches up through a snapshot, and a node
+//! without a majority answers 503 instead of a stale answer.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CONF: &str = "[global]\nrequire-password = false\n";
+const TIMING: &str = "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\nsnapshot_every = 40\ndeadline_ms = 2000\n";
+
+/// Three live "X2Go servers" and a pool profile over them.
+fn pool_site() -> (Site, Vec<TcpListener>) {
+    let servers: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let hosts: Vec<String> = servers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("h{i} (127.0.0.1:{})", l.local_addr().unwrap().port()))
+        .collect();
+    let profiles = format!("[pool]\nname=Pool\nhost={}\n", hosts.join(", "));
+    (Site::new(CONF, &profiles), servers)
+}
+
+fn start_all(site: &Site, nodes: &mut [ClusterNode]) {
+    for n in nodes.iter_mut() {
+        n.start(site);
+    }
+    wait_until("a leader", Duration::from_secs(20), || {
+        agreed_leader(nodes).is_some()
+    });
+}
+
+fn select(node: &ClusterNode, user: &str) -> Option<String> {
+    let r = node.post(
+        "/plain/",
+        &form(&[("task", "selectsession"), ("user", user), ("sid", "pool")]),
+    );
+    if r.status != 200 {
+        return None;
+    }
+    r.body
+        .lines()
+        .find_map(|l| l.strip_prefix("SERVER:"))
+        .map(str::to_string)
+}
+
+/// Select until it succeeds on some running node (a leader change may take a moment).
+fn select_anywhere(nodes: &[ClusterNode], user: &str) -> String {
+    for _ in 0..100 {
+        for n in nodes.iter().filter(|n| n.running.is_some()) {
+            if let Some(s) = select(n, user) {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no node placed {user}");
+}
+
+fn converged(nodes: &[ClusterNode], placements: usize) -> bool {
+    let statuses: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.running.is_some())
+        .map(|n| n.status())
+        .collect();
+    statuses
+        .iter()
+        .all(|s| s.as_ref().is_some_and(|s| s["placements"] == placements))
+        && statuses
+            .windows(2)
+            .all(|w| w[0].as_ref().map(|s| &s["digest"]) == w[1].as_ref().map(|s| &s["digest"]))
+}
+
+#[test]
+fn concurrent_selects_on_all_nodes_never_place_a_user_twice() {
+    let (site, _servers) = pool_site();
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    let nodes = Arc::new(nodes);
+    let answers: Arc<Mutex<BTreeMap<String, BTreeSet<String>>>> = Arc::default();
+    let mut threads = Vec::new();
+    for round in 0..2 {
+        for node in 0..3 {
+            for user in 0..20 {
+                let (nodes, answers) = (nodes.clone(), answers.clone());
+                threads.push(std::thread::spawn(move || {
+                    let user = format!("user{user}");
+                    let server =
+                        select(&nodes[(node + round) % 3], &user).expect("selectsession answered");
+                    answers
+                        .lock()
+                        .unwrap()
+                        .entry(user)
+                        .or_default()
+                        .insert(server);
+                }));
+            }
+        }
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let answers = answers.lock().unwrap();
+    assert_eq!(answers.len(), 20);
+    for (user, servers) in answers.iter() {
+        assert_eq!(servers.len(), 1, "{user} was placed on {servers:?}");
+    }
+    // Spread: three hosts, twenty users.
+    let mut per_host: BTreeMap<&String, usize> = BTreeMap::new();
+    for s in answers.values() {
+        *per_host.entry(s.iter().next().unwrap()).or_default() += 1;
+    }
+    assert!(
+        per_host.values().all(|n| (6..=7).contains(n)),
+        "{per_host:?}"
+    );
+    wait_until(
+        "all nodes to apply the same placements",
+        Duration::from_secs(10),
+        || converged(&nodes, 20),
+    );
+}
+
+#[test]
+fn leader_crash_loses_nothing_and_a_restarted_node_catches_up_by_snapshot() {
+    let (site, _servers) = pool_site();
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    let mut acked: BTreeMap<String, String> = BTreeMap::new();
+    for u in 0..10 {
+        let user = format!("a{u}");
+        acked.insert(user.clone(), select_anywhere(&nodes, &user));
+    }
+    let leader = agreed_leader(&nodes).unwrap();
+    let victim = nodes.iter().position(|n| n.id == leader).unwrap();
+    nodes[victim].kill();
+    // The survivors elect a new leader and keep placing; far more entries
+    // than the snapshot threshold go by while the old leader is down.
+    for u in 0..120 {
+        let user = format!("b{u}");
+        acked.insert(user.clone(), select_anywhere(&nodes, &user));
+    }
+    for (user, server) in acked.iter().take(10) {
+        assert_eq!(
+            &select_anywhere(&nodes, user),
+            server,
+            "placement of {user} survived the crash"
+        );
+    }
+    nodes[victim].start(&site);
+    wait_until(
+        "the restarted node to catch up",
+        Duration::from_secs(20),
+        || converged(&nodes, acked.len()),
+    );
+    let log = nodes[victim].running.as_ref().unwrap().log_text();
+    assert!(
+        log.contains("installing a snapshot from the leader"),
+        "caught up through a snapshot: {log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn full_cluster_crash_keeps_every_acknowledged_write() {
+    let (site, _servers) = pool_site();
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    let mut acked = BTreeMap::new();
+    for u in 0..30 {
+        let user = format!("c{u}");
+        acked.insert(user.clone(), select_anywhere(&nodes, &user));
+    }
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    start_all(&site, &mut nodes);
+    wait_until(
+        "every node to replay the log",
+        Duration::from_secs(20),
+        || converged(&nodes, acked.len()),
+    );
+    for (user, server) in &acked {
+        assert_eq!(&select_anywhere(&nodes, user), server, "{user}");
+    }
+}
+
+#[test]
+fn a_node_without_majority_answers_503() {
+    let (site, _servers) = pool_site();
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    assert!(select(&nodes[0], "before").is_some());
+    nodes[1].kill();
+    nodes[2].kill();
+    for body in [
+        "task=listsessions&user=u",
+        "task=selectsession&user=u&sid=pool",
+    ] {
+        let r = nodes[0].post("/plain/", body);
+        assert_eq!(r.status, 503, "{body}: {}", r.body);
+        assert!(r.body.contains("cluster unavailable"), "{}", r.body);
+    }
+    // With one peer back, the majority serves again.
+    nodes[1].start(&site);
+    wait_until("the majority to serve", Duration::from_secs(20), || {
+        select(&nodes[0], "after").is_some()
+    });
+}
+
+#[test]
+fn a_cookie_from_one_node_is_accepted_once_by_any_other() {
+    let site = Site::new(
+        "[global]\nrequire-password = true\ndefault-auth-mech = none\n",
+        "[p]\nhost=127.0.0.9\n",
+    );
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    let login = nodes[0].post(
+        "/plain/",
+        &form(&[
+            ("task", "listsessions"),
+            ("user", "alice"),
+            ("password", "pw"),
+        ]),
+    );
+    assert_eq!(login.status, 200);
+    let cookie = login.authid().unwrap();
+    let with = |n: &ClusterNode, c: &str| {
+        n.post(
+            "/plain/",
+            &form(&[("task", "listsessions"), ("user", "alice"), ("authid", c)]),
+        )
+    };
+    let second = with(&nodes[1], &cookie);
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(with(&nodes[2], &cookie).status, 401, "used once");
+    let next = second.authid().unwrap();
+    assert_eq!(
+        with(&nodes[2], &next).status,
+        200,
+        "the chained cookie works on a third node"
+    );
+}
