@@ -4,9 +4,16 @@
 # 64 connections), plus a trivial HTTP server of similar answer size as the
 # ceiling. Prints requests/s, p99 latency and peak RSS, and the ratios.
 #
-# Usage: scripts/bench.sh [seconds-per-run]   (default 10)
+# `cluster` mode runs a three-node cluster of ours instead: selectsession
+# through the leader and through a follower, listsessions on a follower, and
+# failover time (leader killed with SIGKILL to the first successful write)
+# over 10 trials.
+#
+# Usage: scripts/bench.sh [single|cluster] [seconds-per-run]   (default: single 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=single
+case "${1:-}" in single|cluster) MODE=$1; shift ;; esac
 DUR=${1:-10}
 command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
 [ -x /usr/bin/x2gobroker ] || { echo "bench: needs the reference (apt-get install x2gobroker-daemon)" >&2; exit 2; }
@@ -67,14 +74,7 @@ REF_PORT=$(free_port); OUR_PORT=$(free_port); STATIC_PORT=$(free_port)
 LOGNAME=root HOME="$WORK" X2GOBROKER_SESSIONPROFILES="$WORK/profiles.conf" \
   /usr/bin/python3 /usr/bin/x2gobroker -M HTTP -C "$WORK/x2gobroker.conf" -b "127.0.0.1:$REF_PORT" >"$WORK/ref.log" 2>&1 &
 REF_PID=$!; PIDS+=($REF_PID)
-RUST_LOG=warn $OURS serve --x2gobroker-conf "$WORK/x2gobroker.conf" --session-profiles "$WORK/profiles.conf" \
-  --data-dir "$WORK/data" --http "127.0.0.1:$OUR_PORT" >"$WORK/ours.log" 2>&1 &
-OUR_PID=$!; PIDS+=($OUR_PID)
-wait_port "$REF_PORT"; wait_port "$OUR_PORT"
-LIST_SIZE=$(curl -s -d 'task=listsessions&user=bench' "http://127.0.0.1:$OUR_PORT/plain/" | wc -c)
-$STATIC "127.0.0.1:$STATIC_PORT" "$LIST_SIZE" &
-STATIC_PID=$!; PIDS+=($STATIC_PID)
-wait_port "$STATIC_PORT"
+wait_port "$REF_PORT"
 
 # Each request a different user (and profile for selectsession).
 cat >"$WORK/list.lua" <<'LUA'
@@ -106,6 +106,16 @@ run() {
   echo "$rps ${p99:-nan} ${errs:-0}"
 }
 
+if [ "$MODE" = single ]; then
+RUST_LOG=warn $OURS serve --x2gobroker-conf "$WORK/x2gobroker.conf" --session-profiles "$WORK/profiles.conf" \
+  --data-dir "$WORK/data" --http "127.0.0.1:$OUR_PORT" >"$WORK/ours.log" 2>&1 &
+OUR_PID=$!; PIDS+=($OUR_PID)
+wait_port "$OUR_PORT"
+LIST_SIZE=$(curl -s -d 'task=listsessions&user=bench' "http://127.0.0.1:$OUR_PORT/plain/" | wc -c)
+$STATIC "127.0.0.1:$STATIC_PORT" "$LIST_SIZE" &
+STATIC_PID=$!; PIDS+=($STATIC_PID)
+wait_port "$STATIC_PORT"
+
 printf 'bench: %ss per run, wrk -t2 -c64, %s-byte listsessions answer, 12 profiles x 8 live hosts\n' "$DUR" "$LIST_SIZE"
 read -r S_RPS S_P99 _ < <(run static "$STATIC_PORT" "")
 read -r RL_RPS RL_P99 RL_ERR < <(run ref-list "$REF_PORT" "$WORK/list.lua")
@@ -123,3 +133,76 @@ printf '| reference selectsession | %s | %s | %s | |\n' "$RS_RPS" "$RS_P99" "$RS
 printf '| ours selectsession | %s | %s | %s | |\n' "$OS_RPS" "$OS_P99" "$OS_ERR"
 printf '\nratios (ours / reference): listsessions %sx, selectsession %sx; ours / ceiling: listsessions %s\n' \
   "$(ratio "$OL_RPS" "$RL_RPS")" "$(ratio "$OS_RPS" "$RS_RPS")" "$(ratio "$OL_RPS" "$S_RPS")"
+exit 0
+fi
+
+# ---- cluster mode: three nodes of ours on loopback ----
+declare -a NHTTP NRAFT NPID
+for n in 1 2 3; do NHTTP[$n]=$(free_port); NRAFT[$n]=$(free_port); done
+members=""
+for n in 1 2 3; do members+=$'[[members]]\n'"id = $n"$'\n'"raft = \"127.0.0.1:${NRAFT[$n]}\""$'\n'"http = \"127.0.0.1:${NHTTP[$n]}\""$'\n\n'; done
+for n in 1 2 3; do
+  cat >"$WORK/node$n.toml" <<TOML
+id = $n
+data_dir = "$WORK/node$n"
+raft = "127.0.0.1:${NRAFT[$n]}"
+http = ["127.0.0.1:${NHTTP[$n]}"]
+x2gobroker_conf = "$WORK/x2gobroker.conf"
+session_profiles = "$WORK/profiles.conf"
+
+$members
+TOML
+done
+start_node() { RUST_LOG=warn $OURS serve --config "$WORK/node$1.toml" >>"$WORK/node$1.log" 2>&1 & NPID[$1]=$!; PIDS+=(${NPID[$1]}); }
+status_field() { curl -s --max-time 1 "http://127.0.0.1:${NHTTP[$1]}/status" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2'))" 2>/dev/null || echo none; }
+leader() { for n in 1 2 3; do [ -n "${NPID[$n]:-}" ] || continue; l=$(status_field "$n" leader); [ "$l" != none ] && [ "$l" != None ] && { echo "$l"; return; }; done; echo none; }
+for n in 1 2 3; do start_node $n; done
+for n in 1 2 3; do wait_port "${NHTTP[$n]}"; done
+for _ in $(seq 1 100); do [ "$(leader)" != none ] && break; sleep 0.1; done
+L=$(leader); F=$(( L % 3 + 1 ))
+printf 'bench cluster: %ss per run, wrk -t2 -c64, three nodes (leader %s), 12 profiles x 8 live hosts\n' "$DUR" "$L"
+read -r RL_RPS RL_P99 RL_ERR < <(run ref-list "$REF_PORT" "$WORK/list.lua")
+read -r RS_RPS RS_P99 RS_ERR < <(run ref-select "$REF_PORT" "$WORK/select.lua")
+read -r CL_RPS CL_P99 CL_ERR < <(run cluster-list-follower "${NHTTP[$F]}" "$WORK/list.lua")
+read -r CSL_RPS CSL_P99 CSL_ERR < <(run cluster-select-leader "${NHTTP[$L]}" "$WORK/select.lua")
+read -r CSF_RPS CSF_P99 CSF_ERR < <(run cluster-select-follower "${NHTTP[$F]}" "$WORK/select.lua")
+
+# Failover: SIGKILL the leader, time until a write succeeds on a survivor.
+TIMES=()
+for trial in $(seq 1 10); do
+  L=$(leader)
+  [ "$L" = none ] && { sleep 0.5; L=$(leader); }
+  kill -9 "${NPID[$L]}"; wait "${NPID[$L]}" 2>/dev/null || true; NPID[$L]=""
+  t0=$(date +%s%N)
+  done_ok=""
+  while [ -z "$done_ok" ]; do
+    for n in 1 2 3; do
+      [ -n "${NPID[$n]}" ] || continue
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 0.3 -d "task=selectsession&user=failover$trial&sid=profile-01" "http://127.0.0.1:${NHTTP[$n]}/plain/" || true)
+      [ "$code" = 200 ] && { done_ok=1; break; }
+    done
+  done
+  t1=$(date +%s%N)
+  TIMES+=($(( (t1 - t0) / 1000000 )))
+  start_node "$L"; wait_port "${NHTTP[$L]}"
+  # Next trial on a healthy cluster: the restarted node has caught up.
+  for _ in $(seq 1 200); do
+    NL=$(leader)
+    [ "$NL" != none ] && [ "$(status_field "$L" applied_index)" = "$(status_field "$NL" applied_index)" ] && break
+    sleep 0.1
+  done
+done
+SORTED=$(printf '%s\n' "${TIMES[@]}" | sort -n)
+P50=$(echo "$SORTED" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+P99=$(echo "$SORTED" | awk '{a[NR]=$1} END {i=int(NR*0.99+0.999); if (i>NR) i=NR; print a[i]}')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+printf '\n| run | requests/s | p99 ms | non-2xx |\n|---|---:|---:|---:|\n'
+printf '| reference listsessions (single node) | %s | %s | %s |\n' "$RL_RPS" "$RL_P99" "$RL_ERR"
+printf '| reference selectsession (single node) | %s | %s | %s |\n' "$RS_RPS" "$RS_P99" "$RS_ERR"
+printf '| cluster listsessions on a follower | %s | %s | %s |\n' "$CL_RPS" "$CL_P99" "$CL_ERR"
+printf '| cluster selectsession via the leader | %s | %s | %s |\n' "$CSL_RPS" "$CSL_P99" "$CSL_ERR"
+printf '| cluster selectsession via a follower | %s | %s | %s |\n' "$CSF_RPS" "$CSF_P99" "$CSF_ERR"
+printf '\nratios (cluster / reference): listsessions on a follower %sx, selectsession via leader %sx, via follower %sx\n' \
+  "$(ratio "$CL_RPS" "$RL_RPS")" "$(ratio "$CSL_RPS" "$RS_RPS")" "$(ratio "$CSF_RPS" "$RS_RPS")"
+printf 'failover (leader SIGKILL to first successful write), 10 trials: p50 %s ms, p99 %s ms (all: %s)\n' "$P50" "$P99" "${TIMES[*]}"

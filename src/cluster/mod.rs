@@ -59,9 +59,9 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            heartbeat_ms: 100,
-            election_min_ms: 400,
-            election_max_ms: 800,
+            heartbeat_ms: 40,
+            election_min_ms: 200,
+            election_max_ms: 400,
             snapshot_every: 10_000,
             deadline: Duration::from_secs(3),
         }
@@ -90,7 +90,21 @@ pub struct Node {
     pub machine: store::SharedState,
     peers: network::Peers,
     tuning: Tuning,
+    proposals: tokio::sync::mpsc::Sender<Proposal>,
+    /// Commands forwarded here by followers: proposed only if this node leads.
+    forwarded: tokio::sync::mpsc::Sender<Proposal>,
 }
+
+/// A command waiting to be proposed, and where its outcome goes.
+type Proposal = (
+    Command,
+    tokio::sync::oneshot::Sender<Result<Outcome, ClusterError>>,
+);
+
+/// Commands proposed together at most.
+const MAX_BATCH: usize = 256;
+/// Batches in flight at once.
+const MAX_IN_FLIGHT: usize = 4;
 
 impl Node {
     /// Open storage under `data_dir` and start Raft. When the store is fresh and
@@ -120,13 +134,23 @@ impl Node {
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm)
             .await
             .map_err(|e| format!("starting raft: {e}"))?;
+        let (proposals, queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
+        let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
         let node = Arc::new(Node {
             id,
             raft,
             machine,
             peers,
             tuning,
+            proposals,
+            forwarded,
         });
+        tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
+        tokio::spawn(propose_batches(
+            Arc::downgrade(&node),
+            forwarded_queue,
+            false,
+        ));
         let first = members.keys().next().copied();
         let initialised = node
             .raft
@@ -143,44 +167,71 @@ impl Node {
     }
 
     /// Apply `cmd` through the leader; the outcome once it is committed and applied.
+    /// Concurrent submissions are proposed together as one log entry.
     pub async fn submit(&self, cmd: Command) -> Result<Outcome, ClusterError> {
-        let deadline = tokio::time::Instant::now() + self.tuning.deadline;
-        let mut last_error = String::from("no leader");
-        while tokio::time::Instant::now() < deadline {
-            let left = deadline - tokio::time::Instant::now();
+        Self::enqueue(&self.proposals, cmd).await
+    }
+
+    /// Apply a command a follower forwarded: batched with others, never forwarded again.
+    pub async fn submit_forwarded(&self, cmd: Command) -> Result<Outcome, ClusterError> {
+        Self::enqueue(&self.forwarded, cmd).await
+    }
+
+    async fn enqueue(
+        queue: &tokio::sync::mpsc::Sender<Proposal>,
+        cmd: Command,
+    ) -> Result<Outcome, ClusterError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let stopped = || ClusterError::Unavailable("node shutting down".into());
+        queue.send((cmd, tx)).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// One attempt to apply `cmd` (possibly a batch): as leader, or forwarded to
+    /// the leader when `may_forward`. `Err(true, ..)` is worth retrying.
+    async fn attempt(
+        &self,
+        cmd: &Command,
+        may_forward: bool,
+        left: Duration,
+    ) -> Result<Outcome, (bool, String)> {
+        // Another node leads, as far as this one knows: forward without asking the local core.
+        let mut leader = self.leader_elsewhere().filter(|_| may_forward);
+        if leader.is_none() {
             match tokio::time::timeout(left, self.raft.client_write(cmd.clone())).await {
                 Ok(Ok(resp)) => return Ok(resp.data),
-                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                    match (f.leader_id, f.leader_node) {
-                        (Some(leader), Some(member)) if leader != self.id => {
-                            match tokio::time::timeout(
-                                left,
-                                self.peers.submit(leader, &member, &cmd),
-                            )
-                            .await
-                            {
-                                Ok(Ok(outcome)) => return Ok(outcome),
-                                Ok(Err(e)) => {
-                                    last_error = format!("forwarding to node {leader}: {e}")
-                                }
-                                Err(_) => {
-                                    last_error = format!("forwarding to node {leader} timed out")
-                                }
-                            }
-                        }
-                        _ => last_error = "no leader known".into(),
-                    }
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))))
+                    if may_forward =>
+                {
+                    leader = f
+                        .leader_id
+                        .zip(f.leader_node)
+                        .filter(|(l, _)| *l != self.id);
                 }
-                Ok(Err(e)) => last_error = e.to_string(),
-                Err(_) => {
-                    return Err(ClusterError::Unavailable(
-                        "write not committed in time".into(),
-                    ))
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                    return Err((false, "not the leader".into()));
                 }
+                Ok(Err(e)) => return Err((true, e.to_string())),
+                Err(_) => return Err((false, "write not committed in time".into())),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(ClusterError::Unavailable(last_error))
+        let Some((id, member)) = leader else {
+            return Err((true, "no leader known".into()));
+        };
+        match tokio::time::timeout(left, self.peers.submit(id, &member, cmd)).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err((true, format!("forwarding to node {id}: {e}"))),
+            Err(_) => Err((false, format!("forwarding to node {id} timed out"))),
+        }
+    }
+
+    /// The leader and its address when it is another node.
+    fn leader_elsewhere(&self) -> Option<(NodeId, Member)> {
+        let leader = self.raft.metrics().borrow().current_leader?;
+        if leader == self.id {
+            return None;
+        }
+        self.member(leader).map(|m| (leader, m))
     }
 
     /// Wait until this node has applied everything committed before the call,
@@ -284,4 +335,73 @@ pub struct Status {
     pub placements: usize,
     pub cookies: usize,
     pub digest: String,
+}
+
+/// Collect queued submissions into batches and propose them, a few batches
+/// in flight at a time; each submitter gets its own outcome back.
+async fn propose_batches(
+    node: std::sync::Weak<Node>,
+    mut queue: tokio::sync::mpsc::Receiver<Proposal>,
+    may_forward: bool,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let Some(node) = node.upgrade() else { return };
+        tokio::spawn(async move {
+            let _slot = slot;
+            run_batch(&node, batch, may_forward).await;
+        });
+    }
+}
+
+/// Apply one batch, retrying until the deadline while a leader is being
+/// found; submitters that gave up (their request went away) are dropped
+/// before each attempt, so they never hold up the queue.
+async fn run_batch(node: &Node, mut batch: Vec<Proposal>, may_forward: bool) {
+    let deadline = tokio::time::Instant::now() + node.tuning.deadline;
+    let error = loop {
+        batch.retain(|(_, reply)| !reply.is_closed());
+        if batch.is_empty() {
+            return;
+        }
+        let cmd = match batch.as_slice() {
+            [(one, _)] => one.clone(),
+            many => Command::Batch(many.iter().map(|(c, _)| c.clone()).collect()),
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match node.attempt(&cmd, may_forward, left).await {
+            Ok(outcome) => {
+                let outcomes = match (outcome, batch.len()) {
+                    (Outcome::Batch(all), n) if n > 1 && all.len() == n => all,
+                    (one, 1) => vec![one],
+                    (other, _) => break format!("unexpected outcome {other:?}"),
+                };
+                for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+                return;
+            }
+            Err((true, why))
+                if tokio::time::Instant::now() + Duration::from_millis(50) < deadline =>
+            {
+                tracing::debug!(reason = %why, "proposal will be retried");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err((_, why)) => break why,
+        }
+    };
+    let e = ClusterError::Unavailable(error);
+    for (_, reply) in batch {
+        let _ = reply.send(Err(e.clone()));
+    }
 }

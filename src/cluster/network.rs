@@ -28,14 +28,16 @@ pub struct Peers {
     channels: Arc<Mutex<HashMap<(NodeId, String), Client>>>,
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Payload, String> {
-    serde_json::to_vec(v)
-        .map(|json| Payload { json })
+/// Node-to-node payloads are bincode: compact, and byte strings (snapshot
+/// chunks) stay byte strings.
+pub fn encode<T: Serialize>(v: &T) -> Result<Payload, String> {
+    bincode::serialize(v)
+        .map(|data| Payload { data })
         .map_err(|e| format!("encoding: {e}"))
 }
 
-fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, String> {
-    serde_json::from_slice(&p.json).map_err(|e| format!("decoding: {e}"))
+pub fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, String> {
+    bincode::deserialize(&p.data).map_err(|e| format!("decoding: {e}"))
 }
 
 impl Peers {

@@ -1,6 +1,7 @@
 //! The server side of node-to-node gRPC: hands openraft's RPCs to the local
 //! Raft, applies commands forwarded by followers, answers read-index requests.
 
+use super::network::{decode, encode};
 use super::proto::raft_transport_server::{RaftTransport, RaftTransportServer};
 use super::proto::Payload;
 use super::Node;
@@ -20,14 +21,11 @@ pub fn server(node: Arc<Node>) -> RaftTransportServer<Transport> {
 }
 
 fn input<T: DeserializeOwned>(req: &Request<Payload>) -> Result<T, Status> {
-    serde_json::from_slice(&req.get_ref().json)
-        .map_err(|e| Status::invalid_argument(format!("decoding: {e}")))
+    decode(req.get_ref()).map_err(Status::invalid_argument)
 }
 
 fn output<T: Serialize>(v: &T) -> Result<Response<Payload>, Status> {
-    serde_json::to_vec(v)
-        .map(|json| Response::new(Payload { json }))
-        .map_err(|e| Status::internal(format!("encoding: {e}")))
+    encode(v).map(Response::new).map_err(Status::internal)
 }
 
 #[tonic::async_trait]
@@ -46,11 +44,12 @@ impl RaftTransport for Transport {
 
     async fn submit(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
         let cmd: Command = input(&req)?;
-        // Only the leader applies forwarded commands; it never forwards them again.
-        let answer: Result<Outcome, String> = match self.node.raft.client_write(cmd).await {
-            Ok(resp) => Ok(resp.data),
-            Err(e) => Err(e.to_string()),
-        };
+        // Only the leader applies forwarded commands (batched with its own); never forwarded again.
+        let answer: Result<Outcome, String> = self
+            .node
+            .submit_forwarded(cmd)
+            .await
+            .map_err(|e| e.to_string());
         output(&answer)
     }
 

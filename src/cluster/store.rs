@@ -108,7 +108,7 @@ impl LogStore {
             .transpose()
             .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
         match last {
-            Some((_, v)) => serde_json::from_slice(&v)
+            Some((_, v)) => bincode::deserialize(&v)
                 .map(Some)
                 .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e)),
             None => Ok(None),
@@ -134,7 +134,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 break;
             }
             out.push(
-                serde_json::from_slice(&v)
+                bincode::deserialize(&v)
                     .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?,
             );
         }
@@ -179,7 +179,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = sled::Batch::default();
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry)
+            let bytes = bincode::serialize(&entry)
                 .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))?;
             batch.insert(&log_key(entry.log_id.index), bytes);
         }
@@ -283,7 +283,7 @@ impl StateMachineStore {
             .get(KEY_SNAPSHOT)
             .map_err(|e| io_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?
         {
-            Some(v) => serde_json::from_slice(&v)
+            Some(v) => bincode::deserialize(&v)
                 .map(Some)
                 .map_err(|e| io_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e)),
             None => Ok(None),
@@ -293,7 +293,7 @@ impl StateMachineStore {
     fn save_snapshot(&self, snap: &StoredSnapshot) -> StorageResult<()> {
         let subject = ErrorSubject::Snapshot(Some(snap.meta.signature()));
         let bytes =
-            serde_json::to_vec(snap).map_err(|e| io_err(subject.clone(), ErrorVerb::Write, e))?;
+            bincode::serialize(snap).map_err(|e| io_err(subject.clone(), ErrorVerb::Write, e))?;
         self.tree
             .insert(KEY_SNAPSHOT, bytes)
             .map_err(|e| io_err(subject.clone(), ErrorVerb::Write, e))?;

@@ -71,6 +71,8 @@ pub enum Command {
         cookie_ttl_ms: Millis,
         placement_window_ms: Millis,
     },
+    /// Several commands proposed together, applied in order.
+    Batch(Vec<Command>),
 }
 
 /// Why a cookie was refused.
@@ -85,9 +87,13 @@ pub enum CookieRefusal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     Done,
-    CookieAccepted { next: String },
+    CookieAccepted {
+        next: String,
+    },
     CookieRefused(CookieRefusal),
     Placed(PlacedOutcome),
+    /// The outcomes of a `Batch`, in order.
+    Batch(Vec<Outcome>),
 }
 
 /// The result of a `Place` command.
@@ -314,6 +320,15 @@ impl State {
                 }
                 Outcome::Done
             }
+            Command::Batch(cmds) => Outcome::Batch(
+                cmds.iter()
+                    .map(|c| {
+                        let (o, w) = self.apply(c);
+                        writes.extend(w);
+                        o
+                    })
+                    .collect(),
+            ),
         };
         (outcome, writes)
     }
@@ -504,6 +519,20 @@ mod tests {
             placement_window_ms: 10_000,
         });
         assert_eq!(s.placements_on("a"), 0);
+    }
+
+    #[test]
+    fn a_batch_is_its_commands_in_order() {
+        let cmds = vec![
+            place("u1", &[("a", true), ("b", true)], 0),
+            place("u2", &[("a", true), ("b", true)], 1),
+        ];
+        let mut one = State::default();
+        let singly: Vec<Outcome> = cmds.iter().map(|c| one.apply(c).0).collect();
+        let mut two = State::default();
+        let (batched, _) = two.apply(&Command::Batch(cmds));
+        assert_eq!(batched, Outcome::Batch(singly));
+        assert_eq!(one, two);
     }
 
     #[test]
