@@ -321,17 +321,27 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let (data, last_applied, membership) = {
+        // Copy under the lock, serialise outside it: applying is never held up.
+        let (state, last_applied, membership) = {
             let m = self.machine.read();
-            let data = m.state.to_snapshot().map_err(|e| {
+            (m.state.clone(), m.last_applied, m.membership.clone())
+        };
+        let data = tokio::task::spawn_blocking(move || state.to_snapshot())
+            .await
+            .map_err(|e| {
+                io_err(
+                    ErrorSubject::StateMachine,
+                    ErrorVerb::Read,
+                    std::io::Error::other(e.to_string()),
+                )
+            })?
+            .map_err(|e| {
                 io_err(
                     ErrorSubject::StateMachine,
                     ErrorVerb::Read,
                     std::io::Error::other(e),
                 )
             })?;
-            (data, m.last_applied, m.membership.clone())
-        };
         let snapshot_id = match last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.snapshot_seq),
             None => format!("--{}", self.snapshot_seq),
