@@ -4,7 +4,7 @@
 # 64 connections), plus a trivial HTTP server of similar answer size as the
 # ceiling. Prints requests/s, p99 latency and peak RSS, and the ratios.
 #
-# `cluster` mode runs a three-node cluster of ours instead: selectsession
+# `cluster` mode runs a three-node cluster of ours instead (mutual TLS between nodes): selectsession
 # through the leader and through a follower, listsessions on a follower, and
 # failover time (leader killed with SIGKILL to the first successful write)
 # over 10 trials.
@@ -141,6 +141,7 @@ declare -a NHTTP NRAFT NPID
 for n in 1 2 3; do NHTTP[$n]=$(free_port); NRAFT[$n]=$(free_port); done
 members=""
 for n in 1 2 3; do members+=$'[[members]]\n'"id = $n"$'\n'"raft = \"127.0.0.1:${NRAFT[$n]}\""$'\n'"http = \"127.0.0.1:${NHTTP[$n]}\""$'\n\n'; done
+$OURS keygen --out "$WORK/pki" --nodes 1,2,3 >/dev/null
 for n in 1 2 3; do
   cat >"$WORK/node$n.toml" <<TOML
 id = $n
@@ -149,6 +150,9 @@ raft = "127.0.0.1:${NRAFT[$n]}"
 http = ["127.0.0.1:${NHTTP[$n]}"]
 x2gobroker_conf = "$WORK/x2gobroker.conf"
 session_profiles = "$WORK/profiles.conf"
+cluster_ca = "$WORK/pki/ca.pem"
+node_cert = "$WORK/pki/node$n.pem"
+node_key = "$WORK/pki/node$n-key.pem"
 
 $members
 TOML

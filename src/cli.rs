@@ -6,7 +6,7 @@ use crate::broker::{self, Broker, Ledger, Settings};
 use crate::cluster;
 use crate::config::node::NodeConfig;
 use crate::state::store::Store;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +32,18 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Read both configuration files, report the first error (file, line, key) and exit.
     CheckConfig(ConfigArgs),
+    /// Create the cluster CA (once) and node certificates for mutual TLS between nodes.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeygenArgs {
+    /// Directory for ca.pem, ca-key.pem, node<ID>.pem, node<ID>-key.pem (the CA is reused when present).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Node ids to create certificates for, e.g. --nodes 1,2,3.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub nodes: Vec<u64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -171,19 +183,23 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve(args) => serve(*args).await,
+        Command::Keygen(args) => {
+            for file in crate::keygen::generate(&args.out, &args.nodes)? {
+                println!("{file}");
+            }
+            Ok(())
+        }
     }
 }
 
 impl ServeArgs {
+    /// The serve defaults with these configuration files.
     fn parse_from_config(config: ConfigArgs) -> Self {
-        let mut s = Cli::parse_from(["x2gobroker", "serve"]);
-        match &mut s.command {
-            Command::Serve(a) => {
-                a.files = config;
-                (**a).clone()
-            }
-            Command::CheckConfig(_) => unreachable!("parsed serve"),
-        }
+        let cmd = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
+        let mut args = ServeArgs::from_arg_matches(&cmd.get_matches_from(["serve"]))
+            .expect("serve has defaults for all options");
+        args.files = config;
+        args
     }
 }
 
@@ -235,7 +251,19 @@ async fn start_cluster_node(
     let listener = TcpListener::bind(node_cfg.raft)
         .await
         .map_err(|e| format!("binding raft listener {}: {e}", node_cfg.raft))?;
-    let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning).await?;
+    let tls = match (
+        &node_cfg.cluster_ca,
+        &node_cfg.node_cert,
+        &node_cfg.node_key,
+    ) {
+        (Some(ca), Some(cert), Some(key)) => Some(cluster::tls::NodeTls::load(ca, cert, key)?),
+        _ => {
+            tracing::warn!(raft = %node_cfg.raft, "node-to-node traffic is not encrypted (loopback only); configure cluster_ca, node_cert, node_key");
+            None
+        }
+    };
+    let server_tls = tls.as_ref().map(|t| t.server.clone());
+    let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning, tls).await?;
     tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
     let service = cluster::service::server(node.clone());
     let mut stop = stop;
@@ -249,8 +277,17 @@ async fn start_cluster_node(
                 })
             },
         );
-        let result = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
+        let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+        if let Some(tls) = server_tls {
+            builder = match builder.tls_config(tls) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "node-to-node TLS configuration");
+                    return;
+                }
+            };
+        }
+        let result = builder
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop.changed().await;

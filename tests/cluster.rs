@@ -250,3 +250,76 @@ fn a_cookie_from_one_node_is_accepted_once_by_any_other() {
         "the chained cookie works on a third node"
     );
 }
+
+/// A gRPC call to a node's node-to-node listener with the given TLS settings.
+fn submit_as(
+    node: &ClusterNode,
+    tls: Option<tonic::transport::ClientTlsConfig>,
+) -> Result<(), String> {
+    use x2gobroker::cluster::proto::{raft_transport_client::RaftTransportClient, Payload};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut ep =
+            tonic::transport::Endpoint::from_shared(format!("{scheme}://{}", node.raft)).unwrap();
+        if let Some(tls) = tls {
+            ep = ep.tls_config(tls).unwrap();
+        }
+        let channel = ep.connect().await.map_err(|e| e.to_string())?;
+        let mut client = RaftTransportClient::new(channel);
+        client
+            .read_index(Payload::default())
+            .await
+            .map(|_| ())
+            .map_err(|s| s.to_string())
+    })
+}
+
+#[test]
+fn node_to_node_needs_a_certificate_from_the_cluster_ca() {
+    let (site, _servers) = pool_site();
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    let read = |p: &str| std::fs::read(site.path("pki").join(p)).unwrap();
+    let ca = tonic::transport::Certificate::from_pem(read("ca.pem"));
+    let member = tonic::transport::Identity::from_pem(read("node1.pem"), read("node1-key.pem"));
+    let good = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(ca.clone())
+        .identity(member)
+        .domain_name("x2gobroker-node");
+    assert_eq!(
+        submit_as(&nodes[1], Some(good)),
+        Ok(()),
+        "a member's certificate is accepted"
+    );
+
+    // No client certificate, plain HTTP/2, or a certificate of another cluster: refused.
+    let anonymous = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(ca.clone())
+        .domain_name("x2gobroker-node");
+    assert!(submit_as(&nodes[1], Some(anonymous)).is_err());
+    assert!(submit_as(&nodes[1], None).is_err());
+    let other = site.path("other-pki");
+    let out = std::process::Command::new(ours_bin())
+        .args(["keygen", "--out"])
+        .arg(&other)
+        .args(["--nodes", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let foreign = tonic::transport::Identity::from_pem(
+        std::fs::read(other.join("node1.pem")).unwrap(),
+        std::fs::read(other.join("node1-key.pem")).unwrap(),
+    );
+    let stranger = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(ca)
+        .identity(foreign)
+        .domain_name("x2gobroker-node");
+    assert!(
+        submit_as(&nodes[1], Some(stranger)).is_err(),
+        "another cluster's node is refused"
+    );
+}

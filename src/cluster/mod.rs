@@ -7,6 +7,7 @@
 pub mod network;
 pub mod service;
 pub mod store;
+pub mod tls;
 
 use crate::state::{Command, Outcome};
 use openraft::error::{ClientWriteError, RaftError};
@@ -114,6 +115,7 @@ impl Node {
         members: BTreeMap<NodeId, Member>,
         data_dir: &Path,
         tuning: Tuning,
+        tls: Option<tls::NodeTls>,
     ) -> Result<Arc<Node>, String> {
         let config = openraft::Config {
             cluster_name: "x2gobroker".into(),
@@ -130,7 +132,7 @@ impl Node {
         let log = store::LogStore::new(db.clone())?;
         let sm = store::StateMachineStore::new(db)?;
         let machine = sm.shared();
-        let peers = network::Peers::default();
+        let peers = network::Peers::new(tls.map(|t| t.client));
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm)
             .await
             .map_err(|e| format!("starting raft: {e}"))?;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 type Client = RaftTransportClient<Channel>;
 
@@ -26,6 +26,8 @@ type Client = RaftTransportClient<Channel>;
 #[derive(Clone, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<(NodeId, String), Client>>>,
+    /// Mutual TLS towards the other nodes; plain HTTP/2 (loopback only) without.
+    tls: Option<ClientTlsConfig>,
 }
 
 /// Node-to-node payloads are bincode: compact, and byte strings (snapshot
@@ -41,15 +43,28 @@ pub fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, String> {
 }
 
 impl Peers {
+    pub fn new(tls: Option<ClientTlsConfig>) -> Self {
+        Peers {
+            channels: Arc::default(),
+            tls,
+        }
+    }
+
     fn client(&self, id: NodeId, member: &Member) -> Result<Client, String> {
         let key = (id, member.raft.clone());
         if let Some(c) = self.channels.lock().get(&key) {
             return Ok(c.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{}", member.raft))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", member.raft))
             .map_err(|e| format!("bad address {}: {e}", member.raft))?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true);
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint
+                .tls_config(tls.clone())
+                .map_err(|e| format!("TLS towards {}: {e}", member.raft))?;
+        }
         let client = RaftTransportClient::new(endpoint.connect_lazy());
         self.channels.lock().insert(key, client.clone());
         Ok(client)

@@ -57,6 +57,11 @@ pub struct NodeConfig {
     pub https: Vec<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Mutual TLS between nodes (`x2gobroker keygen`): the cluster CA, this
+    /// node's certificate and key. Required unless `raft` is a loopback address.
+    pub cluster_ca: Option<PathBuf>,
+    pub node_cert: Option<PathBuf>,
+    pub node_key: Option<PathBuf>,
     /// The members a fresh cluster starts with (the smallest id initialises it).
     pub members: Vec<MemberConfig>,
     #[serde(default)]
@@ -82,6 +87,21 @@ impl NodeConfig {
         ids.dedup();
         if ids.len() != cfg.members.len() {
             return Err(format!("{name}: a member id appears twice"));
+        }
+        let tls_parts = [&cfg.cluster_ca, &cfg.node_cert, &cfg.node_key]
+            .iter()
+            .filter(|p| p.is_some())
+            .count();
+        if tls_parts != 0 && tls_parts != 3 {
+            return Err(format!(
+                "{name}: cluster_ca, node_cert and node_key go together"
+            ));
+        }
+        if tls_parts == 0 && !cfg.raft.ip().is_loopback() {
+            return Err(format!(
+                "{name}: node-to-node traffic on {} needs mutual TLS (cluster_ca, node_cert, node_key; see `x2gobroker keygen`)",
+                cfg.raft
+            ));
         }
         Ok(cfg)
     }
@@ -117,5 +137,23 @@ http = "127.0.0.1:18082"
         assert!(e.contains("not among"), "{e}");
         let e = NodeConfig::parse("n", &format!("{NODE}\nbogus = 1\n")).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+        let e = NodeConfig::parse(
+            "n",
+            &NODE.replace(
+                "raft = \"127.0.0.1:19082\"\nhttp = [",
+                "raft = \"0.0.0.0:19082\"\nhttp = [",
+            ),
+        )
+        .unwrap_err();
+        assert!(e.contains("needs mutual TLS"), "{e}");
+        let e = NodeConfig::parse(
+            "n",
+            &NODE.replace(
+                "id = 2\ndata_dir",
+                "cluster_ca = \"ca.pem\"\nid = 2\ndata_dir",
+            ),
+        )
+        .unwrap_err();
+        assert!(e.contains("go together"), "{e}");
     }
 }

@@ -500,15 +500,30 @@ pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
             format!("[[members]]\nid = {id}\nraft = \"{raft}\"\nhttp = \"{http}\"\n\n")
         })
         .collect();
+    // Mutual TLS between the nodes, from a CA made for this cluster.
+    let pki = site.path("pki");
+    let ids: Vec<String> = nodes.iter().map(|(id, _, _)| id.to_string()).collect();
+    let out = Command::new(ours_bin())
+        .args(["keygen", "--out"])
+        .arg(&pki)
+        .args(["--nodes", &ids.join(",")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     nodes
         .iter()
         .map(|(id, http, raft)| {
             let toml = site.path(&format!("node{id}.toml"));
             let text = format!(
-                "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\n\n{members}[timing]\n{timing}\n",
+                "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\ncluster_ca = \"{pki}/ca.pem\"\nnode_cert = \"{pki}/node{id}.pem\"\nnode_key = \"{pki}/node{id}-key.pem\"\n\n{members}[timing]\n{timing}\n",
                 site.path(&format!("data{id}")).display(),
                 site.conf().display(),
                 site.profiles().display(),
+                pki = pki.display(),
             );
             std::fs::write(&toml, text).unwrap();
             ClusterNode { id: *id, http: *http, raft: *raft, toml, running: None }

@@ -1,0 +1,33 @@
+//! Mutual TLS between broker nodes: each side presents a certificate signed
+//! by the cluster CA (`x2gobroker keygen`) and accepts only such peers.
+
+use crate::keygen::NODE_NAME;
+use std::path::Path;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+/// The TLS settings of one node, for both directions.
+#[derive(Clone)]
+pub struct NodeTls {
+    pub server: ServerTlsConfig,
+    pub client: ClientTlsConfig,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl NodeTls {
+    pub fn load(ca: &Path, cert: &Path, key: &Path) -> Result<Self, String> {
+        let ca = Certificate::from_pem(read(ca)?);
+        let identity = Identity::from_pem(read(cert)?, read(key)?);
+        Ok(NodeTls {
+            server: ServerTlsConfig::new()
+                .identity(identity.clone())
+                .client_ca_root(ca.clone()),
+            client: ClientTlsConfig::new()
+                .ca_certificate(ca)
+                .identity(identity)
+                .domain_name(NODE_NAME),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! `x2gobroker keygen`: a cluster CA and one certificate per node, for the
+//! mutual TLS between broker nodes. Every node certificate names
+//! `x2gobroker-node` (what nodes verify, so certificates do not depend on
+//! addresses) and may act as server and client.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use std::path::Path;
+
+/// The name every node certificate carries and every node verifies.
+pub const NODE_NAME: &str = "x2gobroker-node";
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_public(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "x2gobroker cluster CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+/// Create `ca.pem`, `ca-key.pem` (unless the CA exists) and `node{id}.pem`,
+/// `node{id}-key.pem` for every id, in `dir`. Returns the files written.
+pub fn generate(dir: &Path, node_ids: &[u64]) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ca_cert_path = dir.join("ca.pem");
+    let ca_key_path = dir.join("ca-key.pem");
+    let mut written = Vec::new();
+    let ca_key = if ca_key_path.exists() && ca_cert_path.exists() {
+        let key_pem = std::fs::read_to_string(&ca_key_path)
+            .map_err(|e| format!("{}: {e}", ca_key_path.display()))?;
+        KeyPair::from_pem(&key_pem).map_err(|e| format!("{}: {e}", ca_key_path.display()))?
+    } else {
+        let key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let cert = ca_params().self_signed(&key).map_err(|e| e.to_string())?;
+        write_public(&ca_cert_path, &cert.pem())?;
+        write_private(&ca_key_path, &key.serialize_pem())?;
+        written.extend([
+            ca_cert_path.display().to_string(),
+            ca_key_path.display().to_string(),
+        ]);
+        key
+    };
+    // The issuer for signing: same name and key as the CA on disk.
+    let ca = ca_params()
+        .self_signed(&ca_key)
+        .map_err(|e| e.to_string())?;
+    for id in node_ids {
+        let key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let mut params =
+            CertificateParams::new(vec![NODE_NAME.to_string()]).map_err(|e| e.to_string())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("x2gobroker node {id}"));
+        params.subject_alt_names.push(SanType::DnsName(
+            format!("node{id}.{NODE_NAME}")
+                .try_into()
+                .map_err(|e| format!("{e}"))?,
+        ));
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        let cert = params
+            .signed_by(&key, &ca, &ca_key)
+            .map_err(|e| e.to_string())?;
+        let cert_path = dir.join(format!("node{id}.pem"));
+        let key_path = dir.join(format!("node{id}-key.pem"));
+        write_public(&cert_path, &cert.pem())?;
+        write_private(&key_path, &key.serialize_pem())?;
+        written.extend([
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+        ]);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_ca_once_and_node_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generate(dir.path(), &[1, 2]).unwrap();
+        assert_eq!(first.len(), 6);
+        let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        let mode = std::fs::metadata(dir.path().join("node1-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A later run adds nodes under the same CA.
+        let second = generate(dir.path(), &[3]).unwrap();
+        assert_eq!(second.len(), 2);
+        assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
+    }
+}
