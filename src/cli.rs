@@ -42,8 +42,11 @@ pub struct KeygenArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Node ids to create certificates for, e.g. --nodes 1,2,3.
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',')]
     pub nodes: Vec<u64>,
+    /// Client certificates to create (for x2gobrokerctl), e.g. --clients admin.
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -184,7 +187,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve(args) => serve(*args).await,
         Command::Keygen(args) => {
-            for file in crate::keygen::generate(&args.out, &args.nodes)? {
+            for file in crate::keygen::generate(&args.out, &args.nodes, &args.clients)? {
                 println!("{file}");
             }
             Ok(())
@@ -266,6 +269,7 @@ async fn start_cluster_node(
     let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning, tls).await?;
     tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
     let service = cluster::service::server(node.clone());
+    let admin = cluster::admin::server(node.clone());
     let mut stop = stop;
     let task = tokio::spawn(async move {
         // Small RPCs: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to each.
@@ -289,6 +293,7 @@ async fn start_cluster_node(
         }
         let result = builder
             .add_service(service)
+            .add_service(admin)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop.changed().await;
             })

@@ -40,9 +40,10 @@ fn ca_params() -> CertificateParams {
     params
 }
 
-/// Create `ca.pem`, `ca-key.pem` (unless the CA exists) and `node{id}.pem`,
-/// `node{id}-key.pem` for every id, in `dir`. Returns the files written.
-pub fn generate(dir: &Path, node_ids: &[u64]) -> Result<Vec<String>, String> {
+/// Create `ca.pem`, `ca-key.pem` (unless the CA exists), `node{id}.pem`,
+/// `node{id}-key.pem` for every id, and `{name}.pem`, `{name}-key.pem` for
+/// every client name (for `x2gobrokerctl`), in `dir`. Returns the files written.
+pub fn generate(dir: &Path, node_ids: &[u64], clients: &[String]) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let ca_cert_path = dir.join("ca.pem");
     let ca_key_path = dir.join("ca-key.pem");
@@ -66,15 +67,32 @@ pub fn generate(dir: &Path, node_ids: &[u64]) -> Result<Vec<String>, String> {
     let ca = ca_params()
         .self_signed(&ca_key)
         .map_err(|e| e.to_string())?;
-    for id in node_ids {
+    let subjects = node_ids
+        .iter()
+        .map(|id| (format!("node{id}"), format!("x2gobroker node {id}")))
+        .chain(
+            clients
+                .iter()
+                .map(|c| (c.clone(), format!("x2gobroker client {c}"))),
+        );
+    for (name, common_name) in subjects {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "certificate name {name:?}: use letters, digits, '-' and '_'"
+            ));
+        }
         let key = KeyPair::generate().map_err(|e| e.to_string())?;
         let mut params =
             CertificateParams::new(vec![NODE_NAME.to_string()]).map_err(|e| e.to_string())?;
         params
             .distinguished_name
-            .push(DnType::CommonName, format!("x2gobroker node {id}"));
+            .push(DnType::CommonName, common_name);
         params.subject_alt_names.push(SanType::DnsName(
-            format!("node{id}.{NODE_NAME}")
+            format!("{name}.{NODE_NAME}")
                 .try_into()
                 .map_err(|e| format!("{e}"))?,
         ));
@@ -89,8 +107,8 @@ pub fn generate(dir: &Path, node_ids: &[u64]) -> Result<Vec<String>, String> {
         let cert = params
             .signed_by(&key, &ca, &ca_key)
             .map_err(|e| e.to_string())?;
-        let cert_path = dir.join(format!("node{id}.pem"));
-        let key_path = dir.join(format!("node{id}-key.pem"));
+        let cert_path = dir.join(format!("{name}.pem"));
+        let key_path = dir.join(format!("{name}-key.pem"));
         write_public(&cert_path, &cert.pem())?;
         write_private(&key_path, &key.serialize_pem())?;
         written.extend([
@@ -109,7 +127,7 @@ mod tests {
     #[test]
     fn creates_ca_once_and_node_certificates() {
         let dir = tempfile::tempdir().unwrap();
-        let first = generate(dir.path(), &[1, 2]).unwrap();
+        let first = generate(dir.path(), &[1, 2], &[]).unwrap();
         assert_eq!(first.len(), 6);
         let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let mode = std::fs::metadata(dir.path().join("node1-key.pem"))
@@ -118,8 +136,10 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         // A later run adds nodes under the same CA.
-        let second = generate(dir.path(), &[3]).unwrap();
-        assert_eq!(second.len(), 2);
+        let second = generate(dir.path(), &[3], &["admin".to_string()]).unwrap();
+        assert_eq!(second.len(), 4);
+        assert!(dir.path().join("admin-key.pem").exists());
+        assert!(generate(dir.path(), &[], &["../x".to_string()]).is_err());
         assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
     }
 }

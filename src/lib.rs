@@ -12,6 +12,7 @@ pub mod broker;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod ctl;
 pub mod keygen;
 pub mod placement;
 pub mod profiles;

@@ -4,6 +4,7 @@
 //! on the leader they go into the log, on a follower they are forwarded to
 //! the leader; reads wait for a linearizable read index.
 
+pub mod admin;
 pub mod network;
 pub mod service;
 pub mod store;
@@ -316,7 +317,11 @@ impl Node {
             leader: m.current_leader,
             last_log_index: m.last_log_index,
             applied_index: m.last_applied.map(|l| l.index),
-            members: m.membership_config.nodes().map(|(id, _)| *id).collect(),
+            members: m
+                .membership_config
+                .nodes()
+                .map(|(id, n)| (*id, n.raft.clone()))
+                .collect(),
             placements: machine.state.placement_count(),
             cookies: machine.state.cookie_count(),
             digest: format!("{:016x}", machine.state.digest()),
@@ -333,7 +338,8 @@ pub struct Status {
     pub leader: Option<NodeId>,
     pub last_log_index: Option<u64>,
     pub applied_index: Option<u64>,
-    pub members: Vec<NodeId>,
+    /// Voters and learners with their node-to-node addresses.
+    pub members: BTreeMap<NodeId, String>,
     pub placements: usize,
     pub cookies: usize,
     pub digest: String,

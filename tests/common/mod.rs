@@ -487,26 +487,35 @@ impl ClusterNode {
 
 /// Write `n` node files for one cluster on free loopback ports (state under the site).
 pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
-    let nodes: Vec<(u64, SocketAddr, SocketAddr)> = (1..=n)
+    cluster_nodes_with(site, n, n, timing)
+}
+
+/// Node files for a cluster of `initial` members plus `total - initial` nodes
+/// that wait to be added (their files list every node, themselves included).
+pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -> Vec<ClusterNode> {
+    let nodes: Vec<(u64, SocketAddr, SocketAddr)> = (1..=total)
         .map(|id| {
             let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             let raft: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             (id, http, raft)
         })
         .collect();
-    let members: String = nodes
-        .iter()
-        .map(|(id, http, raft)| {
-            format!("[[members]]\nid = {id}\nraft = \"{raft}\"\nhttp = \"{http}\"\n\n")
-        })
-        .collect();
+    let members_upto = |last: u64| -> String {
+        nodes
+            .iter()
+            .filter(|(id, _, _)| *id <= last)
+            .map(|(id, http, raft)| {
+                format!("[[members]]\nid = {id}\nraft = \"{raft}\"\nhttp = \"{http}\"\n\n")
+            })
+            .collect()
+    };
     // Mutual TLS between the nodes, from a CA made for this cluster.
     let pki = site.path("pki");
     let ids: Vec<String> = nodes.iter().map(|(id, _, _)| id.to_string()).collect();
     let out = Command::new(ours_bin())
         .args(["keygen", "--out"])
         .arg(&pki)
-        .args(["--nodes", &ids.join(",")])
+        .args(["--nodes", &ids.join(","), "--clients", "admin"])
         .output()
         .unwrap();
     assert!(
@@ -518,6 +527,7 @@ pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
         .iter()
         .map(|(id, http, raft)| {
             let toml = site.path(&format!("node{id}.toml"));
+            let members = members_upto(if *id <= initial { initial } else { total });
             let text = format!(
                 "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\ncluster_ca = \"{pki}/ca.pem\"\nnode_cert = \"{pki}/node{id}.pem\"\nnode_key = \"{pki}/node{id}-key.pem\"\n\n{members}[timing]\n{timing}\n",
                 site.path(&format!("data{id}")).display(),

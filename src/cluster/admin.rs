@@ -1,0 +1,127 @@
+//! The `Admin` gRPC service: status, membership changes and snapshots for
+//! `x2gobrokerctl`. Membership changes run on the leader; any other node
+//! answers with the leader's address so the caller can go there.
+
+use super::network::{decode, encode};
+use super::proto::admin_server::{Admin, AdminServer};
+use super::proto::Payload;
+use super::{Member, Node, NodeId, Status};
+use openraft::ChangeMembers;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tonic::{Request, Response};
+
+/// Why an admin request was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminError {
+    pub message: String,
+    /// The leader (id, node-to-node address) when this node is not it.
+    pub leader: Option<(NodeId, String)>,
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+/// A node to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddNode {
+    pub id: NodeId,
+    pub member: Member,
+}
+
+pub struct AdminService {
+    node: Arc<Node>,
+}
+
+pub fn server(node: Arc<Node>) -> AdminServer<AdminService> {
+    AdminServer::new(AdminService { node })
+}
+
+fn reply<T: Serialize>(v: &T) -> Result<Response<Payload>, tonic::Status> {
+    encode(v)
+        .map(Response::new)
+        .map_err(tonic::Status::internal)
+}
+
+impl AdminService {
+    /// `Ok` when this node leads; otherwise the error that points at the leader.
+    fn ensure_leader(&self) -> AdminResult<()> {
+        let leader = self.node.raft.metrics().borrow().current_leader;
+        match leader {
+            Some(l) if l == self.node.id => Ok(()),
+            Some(l) => Err(AdminError {
+                message: format!("node {} is not the leader", self.node.id),
+                leader: self.node.member(l).map(|m| (l, m.raft)),
+            }),
+            None => Err(AdminError {
+                message: "no leader elected".into(),
+                leader: None,
+            }),
+        }
+    }
+
+    fn failed(&self, e: impl std::fmt::Display) -> AdminError {
+        AdminError {
+            message: e.to_string(),
+            leader: None,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn status(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        reply::<Status>(&self.node.status())
+    }
+
+    async fn add_node(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        let add: AddNode = decode(req.get_ref()).map_err(tonic::Status::invalid_argument)?;
+        let result: AdminResult<()> = async {
+            self.ensure_leader()?;
+            tracing::info!(id = add.id, raft = %add.member.raft, "adding a node as learner");
+            self.node
+                .raft
+                .add_learner(add.id, add.member.clone(), true)
+                .await
+                .map_err(|e| self.failed(e))?;
+            tracing::info!(id = add.id, "promoting the learner to voter");
+            let change = ChangeMembers::AddVoterIds(BTreeSet::from([add.id]));
+            self.node
+                .raft
+                .change_membership(change, false)
+                .await
+                .map_err(|e| self.failed(e))?;
+            Ok(())
+        }
+        .await;
+        reply(&result)
+    }
+
+    async fn remove_node(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        let id: NodeId = decode(req.get_ref()).map_err(tonic::Status::invalid_argument)?;
+        let result: AdminResult<()> = async {
+            self.ensure_leader()?;
+            tracing::info!(id, "removing a node from the voters");
+            let change = ChangeMembers::RemoveVoters(BTreeSet::from([id]));
+            self.node
+                .raft
+                .change_membership(change, false)
+                .await
+                .map_err(|e| self.failed(e))?;
+            Ok(())
+        }
+        .await;
+        reply(&result)
+    }
+
+    async fn snapshot(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        let result: AdminResult<()> = self
+            .node
+            .raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| self.failed(e));
+        reply(&result)
+    }
+}
