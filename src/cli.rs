@@ -377,6 +377,17 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
     if mode != "NONE" {
         tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
     }
+    let mut background = Vec::new();
+    if let Ledger::Cluster(node) = &broker.ledger {
+        background.push(tokio::spawn(
+            broker.clone().follow_replicated_config(node.clone()),
+        ));
+        let b = broker.clone();
+        node.set_reloader(Arc::new(move || {
+            let b = b.clone();
+            Box::pin(async move { b.reload().await })
+        }));
+    }
     let ctx = crate::api::http::Context::new(broker.clone());
     for (addrs, tls) in [(http, None), (args.https.clone(), tls)] {
         for addr in addrs {
@@ -410,7 +421,7 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => match broker.reload() {
+            _ = hup.recv() => match broker.reload().await {
                 Ok(()) => tracing::info!(profiles = broker.current().profiles.profiles.len(), "configuration reloaded"),
                 Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
             },
@@ -420,6 +431,9 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
     }
     tracing::info!("shutting down");
     purger.abort();
+    for t in background {
+        t.abort();
+    }
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;

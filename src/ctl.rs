@@ -54,6 +54,8 @@ pub enum CtlCommand {
     RemoveNode { id: u64 },
     /// Build a snapshot on the node now.
     Snapshot,
+    /// Have the node read its configuration files and propose them to the cluster.
+    Reload,
 }
 
 impl Ctl {
@@ -202,6 +204,17 @@ impl Ctl {
                 })
                 .await?;
                 Ok(self.done(&format!("node {id} removed")))
+            }
+            CtlCommand::Reload => {
+                let reply = self
+                    .connect(&self.node)
+                    .await?
+                    .reload(crate::cluster::proto::Payload::default())
+                    .await
+                    .map_err(|s| s.message().to_string())?;
+                let result: AdminResult<()> = decode(reply.get_ref())?;
+                result.map_err(|e| e.message)?;
+                Ok(self.done("configuration proposed"))
             }
             CtlCommand::Snapshot => {
                 let reply = self

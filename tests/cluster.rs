@@ -323,3 +323,79 @@ fn node_to_node_needs_a_certificate_from_the_cluster_ca() {
         "another cluster's node is refused"
     );
 }
+
+fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
+    let pki = site.path("pki");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_x2gobrokerctl"))
+        .args(["--node", &node.raft.to_string()])
+        .arg("--ca")
+        .arg(pki.join("ca.pem"))
+        .arg("--cert")
+        .arg(pki.join("admin.pem"))
+        .arg("--key")
+        .arg(pki.join("admin-key.pem"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn every_node_serves_the_replicated_profiles_version() {
+    let site = Site::new(CONF, "[from-node1]\nhost=127.0.0.9\n");
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    // Each node reads its own copy of the profiles file; they differ on purpose.
+    for n in &nodes {
+        let own = site.path(&format!("profiles-{}.conf", n.id));
+        std::fs::write(&own, format!("[from-node{}]\nhost=127.0.0.9\n", n.id)).unwrap();
+        let toml = std::fs::read_to_string(&n.toml).unwrap();
+        std::fs::write(
+            &n.toml,
+            toml.replace(
+                &site.profiles().display().to_string(),
+                &own.display().to_string(),
+            ),
+        )
+        .unwrap();
+    }
+    start_all(&site, &mut nodes);
+    let listed = |n: &ClusterNode| n.post("/plain/", "task=listsessions&user=u").body;
+    let leader = agreed_leader(&nodes).unwrap();
+    let first = format!("[from-node{leader}]");
+    wait_until(
+        "all nodes to serve the first proposer's files",
+        Duration::from_secs(10),
+        || nodes.iter().all(|n| listed(n).contains(&first)),
+    );
+
+    // Node 2's files become the cluster's next version, on every node.
+    let (ok, out) = ctl(&site, &nodes[1], &["reload"]);
+    assert!(ok, "{out}");
+    wait_until(
+        "every node to serve node 2's version",
+        Duration::from_secs(10),
+        || {
+            nodes
+                .iter()
+                .all(|n| listed(n).contains("[from-node2]") && !listed(n).contains(&first))
+        },
+    );
+    let versions: Vec<_> = nodes
+        .iter()
+        .map(|n| n.status().unwrap()["config_version"].clone())
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] == w[1]), "{versions:?}");
+
+    // A broken file is refused by the node that reads it; nothing changes.
+    std::fs::write(site.path("profiles-3.conf"), "[x]\nwidth=broad\n").unwrap();
+    let (ok, out) = ctl(&site, &nodes[2], &["reload"]);
+    assert!(!ok && out.contains("width"), "{out}");
+    assert!(nodes.iter().all(|n| listed(n).contains("[from-node2]")));
+}

@@ -15,7 +15,7 @@ use crate::config::BrokerConf;
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{ProfileSet, BUILTIN_DEFAULTS};
 use crate::state::store::Store;
-use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
+use crate::state::{Candidate, Command, ConfigTexts, Outcome, PlacedOutcome};
 use parking_lot::RwLock;
 use probe::Prober;
 use std::net::IpAddr;
@@ -179,7 +179,26 @@ pub fn hostname() -> String {
 
 /// Read both configuration files; errors name file, line and key.
 pub fn load_config(settings: &Settings) -> Result<Loaded, String> {
-    let conf = BrokerConf::load(&settings.x2gobroker_conf)?;
+    parse_config(&read_config_texts(settings)?)
+}
+
+/// The two files' texts, as this node reads them (what a cluster replicates).
+pub fn read_config_texts(settings: &Settings) -> Result<ConfigTexts, String> {
+    let conf_name = settings.x2gobroker_conf.display().to_string();
+    let conf_text = match std::fs::read(&settings.x2gobroker_conf) {
+        Ok(bytes) => {
+            Some(String::from_utf8(bytes).map_err(|_| format!("{conf_name}: not valid UTF-8"))?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(file = %conf_name, "broker configuration not found, using built-in defaults");
+            None
+        }
+        Err(e) => return Err(format!("{conf_name}: {e}")),
+    };
+    let conf = match &conf_text {
+        Some(text) => BrokerConf::parse(&conf_name, text)?,
+        None => BrokerConf::defaults(),
+    };
     let profiles_path = match &settings.session_profiles {
         Some(p) => p.clone(),
         None => match std::env::var_os("X2GOBROKER_SESSIONPROFILES") {
@@ -187,10 +206,34 @@ pub fn load_config(settings: &Settings) -> Result<Loaded, String> {
             None => PathBuf::from(conf.str("broker_inifile", "session-profiles")),
         },
     };
+    let profiles_name = profiles_path.display().to_string();
     let profiles = if conf.backend_enabled("inifile") {
-        ProfileSet::load(&profiles_path)?
+        let bytes = std::fs::read(&profiles_path).map_err(|e| format!("{profiles_name}: {e}"))?;
+        Some(String::from_utf8(bytes).map_err(|_| format!("{profiles_name}: not valid UTF-8"))?)
     } else {
-        ProfileSet::default()
+        None
+    };
+    Ok(ConfigTexts {
+        conf_name,
+        conf: conf_text,
+        profiles_name,
+        profiles,
+    })
+}
+
+/// Parse configuration texts; errors name file, line and key.
+pub fn parse_config(texts: &ConfigTexts) -> Result<Loaded, String> {
+    let conf = match &texts.conf {
+        Some(text) => BrokerConf::parse(&texts.conf_name, text)?,
+        None => {
+            let mut defaults = BrokerConf::defaults();
+            defaults.path = texts.conf_name.clone();
+            defaults
+        }
+    };
+    let profiles = match &texts.profiles {
+        Some(text) => ProfileSet::parse(&texts.profiles_name, text)?,
+        None => ProfileSet::default(),
     };
     let my_cookie = read_my_cookie(&conf);
     Ok(Loaded {
@@ -240,10 +283,64 @@ impl Broker {
     }
 
     /// Re-read both files; a broken file keeps the running configuration.
-    pub fn reload(&self) -> Result<(), String> {
-        let fresh = load_config(&self.settings)?;
-        *self.loaded.write() = Arc::new(fresh);
-        Ok(())
+    /// In a cluster the new version goes through the log and every node
+    /// installs it when applied (see `follow_replicated_config`).
+    pub async fn reload(&self) -> Result<(), String> {
+        let texts = read_config_texts(&self.settings)?;
+        let fresh = parse_config(&texts)?;
+        match &self.ledger {
+            Ledger::Local(_) => {
+                self.install(fresh);
+                Ok(())
+            }
+            Ledger::Cluster(_) => match self.ledger.submit(Command::SetConfig(texts)).await? {
+                Outcome::ConfigVersion(v) => {
+                    tracing::info!(version = v, "configuration proposed to the cluster");
+                    Ok(())
+                }
+                other => Err(format!("unexpected outcome {other:?}")),
+            },
+        }
+    }
+
+    /// Serve `loaded` from now on.
+    pub fn install(&self, loaded: Loaded) {
+        *self.loaded.write() = Arc::new(loaded);
+    }
+
+    /// In a cluster: install every configuration version the log brings, and
+    /// propose this node's files when the cluster has none yet (first start).
+    pub async fn follow_replicated_config(self: Arc<Self>, node: Arc<cluster::Node>) {
+        let mut installed = 0u64;
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            let current = node.machine.read().state.config().cloned();
+            match current {
+                Some((version, texts)) if version != installed => match parse_config(&texts) {
+                    Ok(loaded) => {
+                        tracing::info!(
+                            version,
+                            profiles = loaded.profiles.profiles.len(),
+                            "installed replicated configuration"
+                        );
+                        self.install(loaded);
+                        installed = version;
+                    }
+                    Err(e) => {
+                        tracing::error!(version, error = %e, "replicated configuration does not parse here; keeping the running one");
+                        installed = version;
+                    }
+                },
+                Some(_) => {}
+                None if node.raft.metrics().borrow().current_leader == Some(node.id) => {
+                    if let Err(e) = self.reload().await {
+                        tracing::warn!(error = %e, "could not propose the configuration files");
+                    }
+                }
+                None => {}
+            }
+        }
     }
 
     /// The reference's `check_access()`, with cookies in the state machine.

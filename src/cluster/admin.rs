@@ -114,6 +114,11 @@ impl Admin for AdminService {
         reply(&result)
     }
 
+    async fn reload(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        let result: AdminResult<()> = self.node.reload().await.map_err(|e| self.failed(e));
+        reply(&result)
+    }
+
     async fn snapshot(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
         let result: AdminResult<()> = self
             .node

@@ -95,7 +95,16 @@ pub struct Node {
     proposals: tokio::sync::mpsc::Sender<Proposal>,
     /// Commands forwarded here by followers: proposed only if this node leads.
     forwarded: tokio::sync::mpsc::Sender<Proposal>,
+    /// Reads this node's configuration files and proposes them (set by the broker).
+    reloader: std::sync::OnceLock<Reloader>,
 }
+
+/// Proposes the node's configuration files as the cluster's next version.
+pub type Reloader = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// A command waiting to be proposed, and where its outcome goes.
 type Proposal = (
@@ -147,6 +156,7 @@ impl Node {
             tuning,
             proposals,
             forwarded,
+            reloader: std::sync::OnceLock::new(),
         });
         tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
         tokio::spawn(propose_batches(
@@ -173,6 +183,19 @@ impl Node {
     /// Concurrent submissions are proposed together as one log entry.
     pub async fn submit(&self, cmd: Command) -> Result<Outcome, ClusterError> {
         Self::enqueue(&self.proposals, cmd).await
+    }
+
+    /// Install the function `reload` requests call.
+    pub fn set_reloader(&self, reloader: Reloader) {
+        let _ = self.reloader.set(reloader);
+    }
+
+    /// Propose this node's configuration files (see `set_reloader`).
+    pub async fn reload(&self) -> Result<(), String> {
+        match self.reloader.get() {
+            Some(r) => r().await,
+            None => Err("this node cannot reload yet".into()),
+        }
     }
 
     /// Apply a command a follower forwarded: batched with others, never forwarded again.
@@ -323,6 +346,7 @@ impl Node {
                 .map(|(id, n)| (*id, n.raft.clone()))
                 .collect(),
             placements: machine.state.placement_count(),
+            config_version: machine.state.config().map(|(v, _)| *v),
             cookies: machine.state.cookie_count(),
             digest: format!("{:016x}", machine.state.digest()),
         }
@@ -342,6 +366,8 @@ pub struct Status {
     pub members: BTreeMap<NodeId, String>,
     pub placements: usize,
     pub cookies: usize,
+    /// The replicated configuration version this node has applied.
+    pub config_version: Option<u64>,
     pub digest: String,
 }
 

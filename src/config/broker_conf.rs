@@ -4,7 +4,6 @@
 use super::ini::{self, IniDocument};
 use super::value::{coerce, Kind, Value};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// A default as the reference declares it (`None` is Python's `None`).
 #[derive(Clone, Copy)]
@@ -145,24 +144,6 @@ impl BrokerConf {
     /// The built-in defaults alone (a missing file is not an error for the reference).
     pub fn defaults() -> Self {
         Self::from_doc("<defaults>", &IniDocument::default()).expect("defaults are valid")
-    }
-
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let name = path.display().to_string();
-        let text = match std::fs::read(path) {
-            Ok(bytes) => {
-                String::from_utf8(bytes).map_err(|_| format!("{name}: not valid UTF-8"))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!(file = %name, "broker configuration not found, using built-in defaults");
-                return Ok(Self {
-                    path: name,
-                    ..Self::defaults()
-                });
-            }
-            Err(e) => return Err(format!("{name}: {e}")),
-        };
-        Self::parse(&name, &text)
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Self, String> {

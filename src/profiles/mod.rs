@@ -11,7 +11,6 @@ use crate::config::ini::{self, Entry, IniDocument};
 use crate::config::value::{coerce, Kind, Value};
 use hosts::{parse_host, HostItem};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Built-in profile defaults, in the reference's order.
@@ -148,13 +147,6 @@ pub struct ProfileSet {
 }
 
 impl ProfileSet {
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|_| format!("{name}: not valid UTF-8"))?;
-        Self::parse(&name, &text)
-    }
-
     pub fn parse(name: &str, text: &str) -> Result<Self, String> {
         let doc = ini::parse(name, text).map_err(|e| e.to_string())?;
         Self::from_doc(name, &doc)

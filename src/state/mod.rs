@@ -28,6 +28,18 @@ pub struct PlacementRecord {
     pub at: Millis,
 }
 
+/// The two configuration files as read by the proposing node: what the
+/// cluster replicates so that every node serves the same version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConfigTexts {
+    pub conf_name: String,
+    /// `None`: the file was missing (built-in defaults).
+    pub conf: Option<String>,
+    pub profiles_name: String,
+    /// `None`: the inifile backend is disabled.
+    pub profiles: Option<String>,
+}
+
 /// One candidate host as the proposer saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
@@ -73,6 +85,8 @@ pub enum Command {
     },
     /// Several commands proposed together, applied in order.
     Batch(Vec<Command>),
+    /// A new version of the configuration files (validated by the proposer).
+    SetConfig(ConfigTexts),
 }
 
 /// Why a cookie was refused.
@@ -94,6 +108,8 @@ pub enum Outcome {
     Placed(PlacedOutcome),
     /// The outcomes of a `Batch`, in order.
     Batch(Vec<Outcome>),
+    /// The version number a `SetConfig` got.
+    ConfigVersion(u64),
 }
 
 /// The result of a `Place` command.
@@ -108,6 +124,8 @@ pub enum PlacedOutcome {
 struct Snapshot {
     cookies: Vec<((String, String), CookieRecord)>,
     placements: Vec<((String, String), PlacementRecord)>,
+    #[serde(default)]
+    config: Option<(u64, ConfigTexts)>,
 }
 
 /// A storage write implied by a command: key and new value (`None` deletes).
@@ -120,6 +138,8 @@ pub struct State {
     placements: BTreeMap<(String, String), PlacementRecord>,
     /// Derived: placements per host.
     per_host: HashMap<String, u32>,
+    /// The replicated configuration and its version (1, 2, ...).
+    config: Option<(u64, ConfigTexts)>,
 }
 
 const COOKIE_PREFIX: &[u8] = b"c/";
@@ -175,6 +195,7 @@ impl State {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            config: self.config.clone(),
         };
         serde_json::to_vec(&snap).map_err(|e| format!("serialising state: {e}"))
     }
@@ -189,6 +210,7 @@ impl State {
             s.placements.insert(k, rec);
         }
         s.cookies = snap.cookies.into_iter().collect();
+        s.config = snap.config;
         Ok(s)
     }
 
@@ -202,7 +224,13 @@ impl State {
         for ((p, u), r) in &self.placements {
             (p, u, &r.host, r.at).hash(&mut h);
         }
+        self.config.hash(&mut h);
         h.finish()
+    }
+
+    /// The replicated configuration, if one was proposed.
+    pub fn config(&self) -> Option<&(u64, ConfigTexts)> {
+        self.config.as_ref()
     }
 
     pub fn placement_count(&self) -> usize {
@@ -319,6 +347,11 @@ impl State {
                     self.del_placement(&p, &u, &mut writes);
                 }
                 Outcome::Done
+            }
+            Command::SetConfig(texts) => {
+                let version = self.config.as_ref().map_or(0, |(v, _)| *v) + 1;
+                self.config = Some((version, texts.clone()));
+                Outcome::ConfigVersion(version)
             }
             Command::Batch(cmds) => Outcome::Batch(
                 cmds.iter()
