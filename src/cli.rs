@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// HTTPS listener (needs --tls-cert and --tls-key).
     #[arg(long, value_name = "ADDR")]
     pub https: Vec<SocketAddr>,
+    /// Public gRPC API listener (TLS with --tls-cert/--tls-key; plain only on loopback).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc: Option<SocketAddr>,
     /// PEM certificate chain for --https.
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -223,6 +226,9 @@ fn apply_node_config(args: &mut ServeArgs, node: &NodeConfig) {
         args.tls_cert = node.tls_cert.clone();
         args.tls_key = node.tls_key.clone();
     }
+    if node.grpc.is_some() {
+        args.grpc = node.grpc;
+    }
 }
 
 /// Start this node's Raft member and its node-to-node listener.
@@ -272,15 +278,7 @@ async fn start_cluster_node(
     let admin = cluster::admin::server(node.clone());
     let mut stop = stop;
     let task = tokio::spawn(async move {
-        // Small RPCs: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to each.
-        let incoming = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            |s| {
-                s.inspect(|s| {
-                    let _ = s.set_nodelay(true);
-                })
-            },
-        );
+        let incoming = nodelay_incoming(listener);
         let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
         if let Some(tls) = server_tls {
             builder = match builder.tls_config(tls) {
@@ -303,6 +301,63 @@ async fn start_cluster_node(
         }
     });
     Ok((node, task))
+}
+
+/// Accepted connections with TCP_NODELAY: for small RPCs, Nagle and delayed
+/// ACKs would add ~40 ms to each.
+fn nodelay_incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |s| {
+            s.inspect(|s| {
+                let _ = s.set_nodelay(true);
+            })
+        },
+    )
+}
+
+/// Start the public gRPC API (with reflection) on `addr`.
+async fn start_public_grpc(
+    broker: Arc<Broker>,
+    addr: SocketAddr,
+    args: &ServeArgs,
+    mut stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+            builder = builder
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .map_err(|e| format!("gRPC TLS: {e}"))?;
+        }
+        _ if !addr.ip().is_loopback() && !args.allow_insecure_http => {
+            return Err(format!("refusing the plain gRPC API on non-loopback address {addr}: give --tls-cert and --tls-key"));
+        }
+        _ => {}
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("binding gRPC listener {addr}: {e}"))?;
+    tracing::info!(address = %addr, "public gRPC API listening");
+    let reflection = crate::api::grpc::reflection()?;
+    let api = crate::api::grpc::server(broker);
+    Ok(tokio::spawn(async move {
+        let incoming = nodelay_incoming(listener);
+        let result = builder
+            .add_service(api)
+            .add_service(reflection)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.changed().await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "public gRPC listener failed");
+        }
+    }))
 }
 
 async fn serve(mut args: ServeArgs) -> Result<(), String> {
@@ -387,6 +442,9 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
             let b = b.clone();
             Box::pin(async move { b.reload().await })
         }));
+    }
+    if let Some(addr) = args.grpc {
+        tasks.push(start_public_grpc(broker.clone(), addr, &args, stop_rx.clone()).await?);
     }
     let ctx = crate::api::http::Context::new(broker.clone());
     for (addrs, tls) in [(http, None), (args.https.clone(), tls)] {

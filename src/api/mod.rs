@@ -1,3 +1,5 @@
-//! Network frontends of the broker.
+//! Network frontends of the broker: the reference-compatible HTTP(S)
+//! protocols and the public gRPC API.
 
+pub mod grpc;
 pub mod http;

@@ -136,6 +136,14 @@ impl Ledger {
         }
     }
 
+    /// Read the applied state (after `read_barrier` for a linearizable read).
+    pub fn read<T>(&self, f: impl FnOnce(&crate::state::State) -> T) -> T {
+        match self {
+            Ledger::Local(store) => store.read(f),
+            Ledger::Cluster(node) => f(&node.machine.read().state),
+        }
+    }
+
     /// The cluster status, when clustered.
     pub fn status(&self) -> Option<cluster::Status> {
         match self {

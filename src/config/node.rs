@@ -55,6 +55,8 @@ pub struct NodeConfig {
     pub http: Vec<SocketAddr>,
     #[serde(default)]
     pub https: Vec<SocketAddr>,
+    /// The public gRPC API listener.
+    pub grpc: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Mutual TLS between nodes (`x2gobroker keygen`): the cluster CA, this

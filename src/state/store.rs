@@ -4,7 +4,9 @@
 //! loses no acknowledged command.
 
 use super::{Command, Outcome, State};
+use parking_lot::RwLock;
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +19,8 @@ type Reply = oneshot::Sender<Result<Outcome, String>>;
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<(Command, Reply)>,
+    /// The applied state, for readers (the writer holds the lock only while applying a group).
+    state: Arc<RwLock<State>>,
 }
 
 impl Store {
@@ -40,11 +44,18 @@ impl Store {
         let state = State::from_pairs(pairs)?;
         tracing::info!(path = %path.display(), cookies = state.cookie_count(), "state loaded");
         let (tx, rx) = mpsc::channel(4096);
+        let state = Arc::new(RwLock::new(state));
+        let shared = state.clone();
         thread::Builder::new()
             .name("state-writer".into())
-            .spawn(move || writer(db, tree, state, rx))
+            .spawn(move || writer(db, tree, shared, rx))
             .map_err(|e| format!("starting state writer: {e}"))?;
-        Ok(Self { tx })
+        Ok(Self { tx, state })
+    }
+
+    /// Read the applied state.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.read())
     }
 
     /// Apply `cmd` durably and return its outcome.
@@ -61,7 +72,7 @@ impl Store {
 fn writer(
     db: sled::Db,
     tree: sled::Tree,
-    mut state: State,
+    state: Arc<RwLock<State>>,
     mut rx: mpsc::Receiver<(Command, Reply)>,
 ) {
     let mut group: Vec<(Command, Reply)> = Vec::with_capacity(MAX_GROUP);
@@ -75,8 +86,9 @@ fn writer(
         }
         let mut batch = sled::Batch::default();
         let mut outcomes = Vec::with_capacity(group.len());
+        let mut applied = state.write();
         for (cmd, _) in &group {
-            let (outcome, writes) = state.apply(cmd);
+            let (outcome, writes) = applied.apply(cmd);
             for (k, v) in writes {
                 match v {
                     Some(v) => batch.insert(k, v),
@@ -89,6 +101,8 @@ fn writer(
             .apply_batch(batch)
             .and_then(|_| db.flush().map(|_| ()))
             .map_err(|e| format!("writing state: {e}"));
+        // Readers see a group only once it is durable.
+        drop(applied);
         if let Err(e) = &result {
             tracing::error!(error = %e, "state write failed");
         }

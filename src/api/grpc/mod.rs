@@ -1,0 +1,220 @@
+//! The public gRPC API (`proto/broker.proto`): profiles, session selection,
+//! the user's placements and cluster status, with the HTTP frontends'
+//! authentication; server reflection lets grpcurl explore it.
+
+use crate::broker::{Access, Backend, Broker, Credentials as Creds};
+use crate::config::value::Value;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub mod proto {
+    tonic::include_proto!("x2gobroker.broker.v1");
+    /// The descriptor set served by reflection.
+    pub const DESCRIPTOR: &[u8] = tonic::include_file_descriptor_set!("broker_descriptor");
+}
+
+use proto::broker_server::{Broker as BrokerApi, BrokerServer};
+use proto::*;
+
+pub struct Api {
+    broker: Arc<Broker>,
+}
+
+/// The Broker service.
+pub fn server(broker: Arc<Broker>) -> BrokerServer<Api> {
+    BrokerServer::new(Api { broker })
+}
+
+/// The reflection service for the public API.
+pub fn reflection() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    String,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::DESCRIPTOR)
+        .build_v1()
+        .map_err(|e| e.to_string())
+}
+
+fn client_ip<T>(req: &Request<T>) -> IpAddr {
+    req.remote_addr()
+        .map(|a: SocketAddr| a.ip().to_canonical())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+impl Api {
+    /// The HTTP frontends' access check; the next cookie on success.
+    async fn authenticate(
+        &self,
+        creds: Option<&Credentials>,
+        client: IpAddr,
+    ) -> Result<(String, String), Status> {
+        let empty = Credentials::default();
+        let c = creds.unwrap_or(&empty);
+        let loaded = self.broker.current();
+        let ip = client.to_string();
+        let creds = Creds {
+            user: &c.user,
+            password: &c.password,
+            cookie: &c.authid,
+            ip: &ip,
+        };
+        match self
+            .broker
+            .check_access(&loaded, Backend::Inifile, creds, true)
+            .await
+        {
+            Access::Granted { next_cookie } => {
+                Ok((c.user.clone(), next_cookie.unwrap_or_default()))
+            }
+            Access::Denied => Err(Status::unauthenticated("access denied")),
+            Access::Limited(wait) => Err(Status::resource_exhausted(format!(
+                "too many failed logins; retry in {} s",
+                wait.as_secs().max(1)
+            ))),
+            Access::Unavailable(why) => Err(Status::unavailable(why)),
+        }
+    }
+
+    async fn barrier(&self) -> Result<(), Status> {
+        self.broker
+            .ledger
+            .read_barrier()
+            .await
+            .map_err(Status::unavailable)
+    }
+}
+
+#[tonic::async_trait]
+impl BrokerApi for Api {
+    async fn list_profiles(
+        &self,
+        req: Request<ListProfilesRequest>,
+    ) -> Result<Response<ListProfilesReply>, Status> {
+        let client = client_ip(&req);
+        let (user, next_authid) = self
+            .authenticate(req.get_ref().credentials.as_ref(), client)
+            .await?;
+        self.barrier().await?;
+        let loaded = self.broker.current();
+        let profiles = self
+            .broker
+            .list_profiles(&loaded, Backend::Inifile, &user, Some(client))
+            .into_iter()
+            .map(|(id, entries)| {
+                let get = |k: &str| entries.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+                Profile {
+                    name: get("name")
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| id.clone()),
+                    hosts: match get("host") {
+                        Some(Value::List(l)) => l.clone(),
+                        Some(v) => vec![v.to_string()],
+                        None => Vec::new(),
+                    },
+                    settings: entries
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect(),
+                    id,
+                }
+            })
+            .collect();
+        Ok(Response::new(ListProfilesReply {
+            next_authid,
+            profiles,
+        }))
+    }
+
+    async fn select_session(
+        &self,
+        req: Request<SelectSessionRequest>,
+    ) -> Result<Response<SelectSessionReply>, Status> {
+        let client = client_ip(&req);
+        let r = req.get_ref();
+        if r.profile_id.is_empty() {
+            return Err(Status::invalid_argument("profile_id is required"));
+        }
+        let (user, next_authid) = self.authenticate(r.credentials.as_ref(), client).await?;
+        let login = if r.login.is_empty() {
+            user
+        } else {
+            r.login.clone()
+        };
+        let loaded = self.broker.current();
+        let s = self
+            .broker
+            .select_session(
+                &loaded,
+                Backend::Inifile,
+                &r.profile_id,
+                &login,
+                Some(client),
+            )
+            .await
+            .map_err(Status::unavailable)?;
+        Ok(Response::new(SelectSessionReply {
+            next_authid,
+            server: s.server,
+            port: u32::try_from(s.port).unwrap_or(0),
+        }))
+    }
+
+    async fn list_sessions(
+        &self,
+        req: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsReply>, Status> {
+        let client = client_ip(&req);
+        let (user, next_authid) = self
+            .authenticate(req.get_ref().credentials.as_ref(), client)
+            .await?;
+        self.barrier().await?;
+        let sessions = self.broker.ledger.read(|state| {
+            state
+                .placements()
+                .filter(|((_, u), _)| *u == user)
+                .map(|((profile, u), rec)| Session {
+                    profile_id: profile.clone(),
+                    user: u.clone(),
+                    host: rec.host.clone(),
+                    placed_at: rec.at,
+                })
+                .collect()
+        });
+        Ok(Response::new(ListSessionsReply {
+            next_authid,
+            sessions,
+        }))
+    }
+
+    async fn cluster_status(
+        &self,
+        _req: Request<ClusterStatusRequest>,
+    ) -> Result<Response<ClusterStatusReply>, Status> {
+        let reply = match self.broker.ledger.status() {
+            Some(s) => ClusterStatusReply {
+                node: Some(NodeStatus {
+                    id: s.id,
+                    role: s.role,
+                    term: s.term,
+                    leader: s.leader.unwrap_or(0),
+                    last_log_index: s.last_log_index.unwrap_or(0),
+                    applied_index: s.applied_index.unwrap_or(0),
+                    config_version: s.config_version.unwrap_or(0),
+                }),
+                members: s.members.keys().copied().collect(),
+            },
+            None => ClusterStatusReply {
+                node: Some(NodeStatus {
+                    role: "Standalone".into(),
+                    ..Default::default()
+                }),
+                members: Vec::new(),
+            },
+        };
+        Ok(Response::new(reply))
+    }
+}
