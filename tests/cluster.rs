@@ -399,3 +399,75 @@ fn every_node_serves_the_replicated_profiles_version() {
     assert!(!ok && out.contains("width"), "{out}");
     assert!(nodes.iter().all(|n| listed(n).contains("[from-node2]")));
 }
+
+#[test]
+fn leader_killed_while_load_runs_loses_no_acknowledged_placement() {
+    let (site, _servers) = pool_site();
+    let mut nodes = cluster_nodes(&site, 3, TIMING);
+    start_all(&site, &mut nodes);
+    let addrs: Vec<std::net::SocketAddr> = nodes.iter().map(|n| n.http).collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let mut load = Vec::new();
+    for t in 0..4 {
+        let (addrs, stop, acked) = (addrs.clone(), stop.clone(), acked.clone());
+        load.push(std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let user = format!("t{t}u{i}");
+                let body = form(&[("task", "selectsession"), ("user", &user), ("sid", "pool")]);
+                // A client that fails over to another node (DNS round-robin), a few times.
+                for attempt in 0..30 {
+                    let r = try_request(
+                        addrs[(i + attempt) % 3],
+                        "POST",
+                        "/plain/",
+                        &[("Content-Type", "application/x-www-form-urlencoded")],
+                        body.as_bytes(),
+                    );
+                    if let Some(r) = r.ok().filter(|r| r.status == 200) {
+                        let server = r
+                            .body
+                            .lines()
+                            .find_map(|l| l.strip_prefix("SERVER:"))
+                            .unwrap()
+                            .to_string();
+                        acked.lock().unwrap().insert(user, server);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let leader = agreed_leader(&nodes).unwrap();
+    let victim = nodes.iter().position(|n| n.id == leader).unwrap();
+    nodes[victim].kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "load ran: {}", acked.len());
+    nodes[victim].start(&site);
+    wait_until(
+        "all three to hold every acknowledged placement",
+        Duration::from_secs(20),
+        || {
+            let s: Vec<_> = nodes.iter().map(|n| n.status()).collect();
+            s.iter().all(|x| {
+                x.as_ref()
+                    .is_some_and(|x| x["placements"].as_u64().unwrap_or(0) as usize >= acked.len())
+            }) && s
+                .windows(2)
+                .all(|w| w[0].as_ref().map(|x| &x["digest"]) == w[1].as_ref().map(|x| &x["digest"]))
+        },
+    );
+    // Every acknowledged placement is still there: the same user goes back to the same host.
+    for (user, server) in acked.iter().step_by(7) {
+        assert_eq!(&select_anywhere(&nodes, user), server, "{user}");
+    }
+}
