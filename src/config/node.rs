@@ -129,6 +129,17 @@ http = "127.0.0.1:18082"
 "#;
 
     #[test]
+    fn shipped_local_cluster_files_are_valid() {
+        for n in 1..=3 {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("cluster-config/local-3/node{n}.toml"));
+            let c = NodeConfig::load(&path).unwrap();
+            assert_eq!((c.id, c.members.len()), (n, 3));
+            assert!(c.grpc.is_some() && !c.http.is_empty());
+        }
+    }
+
+    #[test]
     fn parses_and_checks_membership() {
         let c = NodeConfig::parse("n", NODE).unwrap();
         assert_eq!(c.id, 2);
