@@ -324,29 +324,6 @@ fn node_to_node_needs_a_certificate_from_the_cluster_ca() {
     );
 }
 
-fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
-    let pki = site.path("pki");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_x2gobrokerctl"))
-        .args(["--node", &node.raft.to_string()])
-        .arg("--ca")
-        .arg(pki.join("ca.pem"))
-        .arg("--cert")
-        .arg(pki.join("admin.pem"))
-        .arg("--key")
-        .arg(pki.join("admin-key.pem"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[test]
 fn every_node_serves_the_replicated_profiles_version() {
     let site = Site::new(CONF, "[from-node1]\nhost=127.0.0.9\n");

@@ -5,33 +5,11 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TIMING: &str = "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\nsnapshot_every = 50\ndeadline_ms = 3000\n";
-
-fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
-    let pki = site.path("pki");
-    let out = Command::new(env!("CARGO_BIN_EXE_x2gobrokerctl"))
-        .args(["--node", &node.raft.to_string()])
-        .arg("--ca")
-        .arg(pki.join("ca.pem"))
-        .arg("--cert")
-        .arg(pki.join("admin.pem"))
-        .arg("--key")
-        .arg(pki.join("admin-key.pem"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 #[test]
 fn add_a_fourth_node_and_remove_another_under_load() {

@@ -580,3 +580,27 @@ pub fn agreed_leader(nodes: &[ClusterNode]) -> Option<u64> {
     }
     leader
 }
+
+/// Run `x2gobrokerctl` against `node` with the site's admin certificate: (success, output).
+pub fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
+    let pki = site.path("pki");
+    let out = Command::new(env!("CARGO_BIN_EXE_x2gobrokerctl"))
+        .args(["--node", &node.raft.to_string()])
+        .arg("--ca")
+        .arg(pki.join("ca.pem"))
+        .arg("--cert")
+        .arg(pki.join("admin.pem"))
+        .arg("--key")
+        .arg(pki.join("admin-key.pem"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
