@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 # Build: libpam. Conformance: the reference broker and Python X2Go. Bench: wrk.
-ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon python3-x2go x2goserver wrk curl
+ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon python3-x2go x2goserver wrk curl iproute2 procps
 ensure_pam_service
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
