@@ -29,7 +29,11 @@ struct Net {
     tag: String,
     prefix: String,
     procs: Vec<Option<Child>>,
+    /// The host's `route_localnet` setting, restored on drop.
+    route_localnet: String,
 }
+
+const ROUTE_LOCALNET: &str = "/proc/sys/net/ipv4/conf/all/route_localnet";
 
 impl Net {
     fn ns(&self, n: usize) -> String {
@@ -54,6 +58,7 @@ impl Net {
             tag: format!("x2g{:05x}", pid % 0xfffff),
             prefix: format!("127.{}.{}", 200 + pid % 50, (pid / 50) % 250),
             procs: Vec::new(),
+            route_localnet: std::fs::read_to_string(ROUTE_LOCALNET).unwrap_or_else(|_| "0".into()),
         };
         let br = net.bridge();
         must(&["ip", "link", "add", &br, "type", "bridge"]);
@@ -156,6 +161,7 @@ impl Drop for Net {
             sh(&["ip", "link", "del", &self.veth(n)]);
         }
         sh(&["ip", "link", "del", &self.bridge()]);
+        let _ = std::fs::write(ROUTE_LOCALNET, self.route_localnet.trim());
     }
 }
 

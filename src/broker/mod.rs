@@ -343,7 +343,8 @@ impl Broker {
                 Some(_) => {}
                 None if node.raft.metrics().borrow().current_leader == Some(node.id) => {
                     if let Err(e) = self.reload().await {
-                        tracing::warn!(error = %e, "could not propose the configuration files");
+                        tracing::warn!(error = %e, "could not propose the configuration files; retrying in 5 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                     }
                 }
                 None => {}
