@@ -547,14 +547,15 @@ impl Broker {
         let portscan = profile
             .broker_flag("broker-portscan-x2goservers")
             .unwrap_or_else(|| loaded.conf.global_bool("default-portscan-x2goservers"));
-        let mut candidates = Vec::with_capacity(names.len());
-        for name in &names {
+        // All candidates are probed at once (the reference scans one after the other).
+        let probes = names.iter().map(|name| async move {
             let alive = !portscan || self.host_reachable(profile, name).await;
-            candidates.push(Candidate {
+            Candidate {
                 name: name.clone(),
                 alive,
-            });
-        }
+            }
+        });
+        let candidates: Vec<Candidate> = futures_util::future::join_all(probes).await;
         if names.len() == 1 {
             // One candidate (a single-host or a shadow profile): no placement to make.
             let c = &candidates[0];
