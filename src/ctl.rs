@@ -5,11 +5,21 @@
 use crate::cluster::admin::{AddNode, AdminError, AdminResult};
 use crate::cluster::network::{decode, encode};
 use crate::cluster::proto::admin_client::AdminClient;
+use crate::cluster::proto::Payload;
 use crate::cluster::{Member, Status};
 use crate::keygen::NODE_NAME;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// The admin calls that change something.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    AddNode,
+    RemoveNode,
+    Reload,
+    Snapshot,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,22 +106,30 @@ impl Ctl {
         let reply = self
             .connect(addr)
             .await?
-            .status(crate::cluster::proto::Payload::default())
+            .status(Payload::default())
             .await
             .map_err(|s| s.message().to_string())?;
         decode(reply.get_ref())
     }
 
-    /// Run a leader-only request, following the redirect to the leader once.
-    async fn on_leader<F>(&self, call: F) -> Result<(), String>
-    where
-        F: Fn(
-            AdminClient<Channel>,
-        ) -> futures_util::future::BoxFuture<'static, Result<AdminResult<()>, String>>,
-    {
+    /// One admin call on the node at `addr`: transport errors outside, the node's answer inside.
+    async fn call(&self, addr: &str, op: Op, payload: Payload) -> Result<AdminResult<()>, String> {
+        let mut c = self.connect(addr).await?;
+        let reply = match op {
+            Op::AddNode => c.add_node(payload).await,
+            Op::RemoveNode => c.remove_node(payload).await,
+            Op::Reload => c.reload(payload).await,
+            Op::Snapshot => c.snapshot(payload).await,
+        }
+        .map_err(|s| s.message().to_string())?;
+        decode(reply.get_ref())
+    }
+
+    /// Run a leader-only request, following the redirect to the leader.
+    async fn on_leader(&self, op: Op, payload: Payload) -> Result<(), String> {
         let mut addr = self.node.clone();
         for _ in 0..3 {
-            match call(self.connect(&addr).await?).await? {
+            match self.call(&addr, op, payload.clone()).await? {
                 Ok(()) => return Ok(()),
                 Err(AdminError {
                     leader: Some((_, leader)),
@@ -179,52 +197,23 @@ impl Ctl {
                         http: http.clone(),
                     },
                 };
-                let payload = encode(&add)?;
-                self.on_leader(move |mut c| {
-                    let p = payload.clone();
-                    Box::pin(async move {
-                        let r = c.add_node(p).await.map_err(|s| s.message().to_string())?;
-                        decode(r.get_ref())
-                    })
-                })
-                .await?;
+                self.on_leader(Op::AddNode, encode(&add)?).await?;
                 Ok(self.done(&format!("node {id} added")))
             }
             CtlCommand::RemoveNode { id } => {
-                let payload = encode(id)?;
-                self.on_leader(move |mut c| {
-                    let p = payload.clone();
-                    Box::pin(async move {
-                        let r = c
-                            .remove_node(p)
-                            .await
-                            .map_err(|s| s.message().to_string())?;
-                        decode(r.get_ref())
-                    })
-                })
-                .await?;
+                self.on_leader(Op::RemoveNode, encode(id)?).await?;
                 Ok(self.done(&format!("node {id} removed")))
             }
             CtlCommand::Reload => {
-                let reply = self
-                    .connect(&self.node)
+                self.call(&self.node, Op::Reload, Payload::default())
                     .await?
-                    .reload(crate::cluster::proto::Payload::default())
-                    .await
-                    .map_err(|s| s.message().to_string())?;
-                let result: AdminResult<()> = decode(reply.get_ref())?;
-                result.map_err(|e| e.message)?;
+                    .map_err(|e| e.message)?;
                 Ok(self.done("configuration proposed"))
             }
             CtlCommand::Snapshot => {
-                let reply = self
-                    .connect(&self.node)
+                self.call(&self.node, Op::Snapshot, Payload::default())
                     .await?
-                    .snapshot(crate::cluster::proto::Payload::default())
-                    .await
-                    .map_err(|s| s.message().to_string())?;
-                let result: AdminResult<()> = decode(reply.get_ref())?;
-                result.map_err(|e| e.message)?;
+                    .map_err(|e| e.message)?;
                 Ok(self.done("snapshot started"))
             }
         }

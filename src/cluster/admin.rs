@@ -60,6 +60,16 @@ impl AdminService {
         }
     }
 
+    /// Commit a change of the voter set (no learners kept).
+    async fn change_voters(&self, change: ChangeMembers<NodeId, Member>) -> AdminResult<()> {
+        self.node
+            .raft
+            .change_membership(change, false)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failed(e))
+    }
+
     fn failed(&self, e: impl std::fmt::Display) -> AdminError {
         AdminError {
             message: e.to_string(),
@@ -85,13 +95,8 @@ impl Admin for AdminService {
                 .await
                 .map_err(|e| self.failed(e))?;
             tracing::info!(id = add.id, "promoting the learner to voter");
-            let change = ChangeMembers::AddVoterIds(BTreeSet::from([add.id]));
-            self.node
-                .raft
-                .change_membership(change, false)
+            self.change_voters(ChangeMembers::AddVoterIds(BTreeSet::from([add.id])))
                 .await
-                .map_err(|e| self.failed(e))?;
-            Ok(())
         }
         .await;
         reply(&result)
@@ -102,13 +107,8 @@ impl Admin for AdminService {
         let result: AdminResult<()> = async {
             self.ensure_leader()?;
             tracing::info!(id, "removing a node from the voters");
-            let change = ChangeMembers::RemoveVoters(BTreeSet::from([id]));
-            self.node
-                .raft
-                .change_membership(change, false)
+            self.change_voters(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
                 .await
-                .map_err(|e| self.failed(e))?;
-            Ok(())
         }
         .await;
         reply(&result)
