@@ -107,6 +107,14 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
     }
 }
 
+/// The openraft RPCs sent over `RaftTransport`.
+#[derive(Clone, Copy)]
+enum Rpc {
+    AppendEntries,
+    Vote,
+    InstallSnapshot,
+}
+
 /// openraft's connection to one member.
 pub struct Connection {
     target: NodeId,
@@ -119,7 +127,7 @@ type RpcResult<T, E = openraft::error::Infallible> =
 impl Connection {
     async fn call<Req, Resp, E>(
         &mut self,
-        method: &'static str,
+        rpc_kind: Rpc,
         req: &Req,
         timeout: Duration,
     ) -> RpcResult<Resp, E>
@@ -135,10 +143,10 @@ impl Connection {
             .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e))))?;
         let mut request = tonic::Request::new(payload);
         request.set_timeout(timeout);
-        let reply = match method {
-            "append" => client.append_entries(request).await,
-            "vote" => client.vote(request).await,
-            _ => client.install_snapshot(request).await,
+        let reply = match rpc_kind {
+            Rpc::AppendEntries => client.append_entries(request).await,
+            Rpc::Vote => client.vote(request).await,
+            Rpc::InstallSnapshot => client.install_snapshot(request).await,
         }
         .map_err(|s| unreachable(format!("node {}: {}", self.target, s.message())))?;
         let answer: Result<Resp, RaftError<NodeId, E>> = decode(reply.get_ref())
@@ -153,7 +161,7 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        self.call("append", &rpc, option.hard_ttl()).await
+        self.call(Rpc::AppendEntries, &rpc, option.hard_ttl()).await
     }
 
     async fn install_snapshot(
@@ -161,7 +169,8 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        self.call("snapshot", &rpc, option.hard_ttl()).await
+        self.call(Rpc::InstallSnapshot, &rpc, option.hard_ttl())
+            .await
     }
 
     async fn vote(
@@ -169,6 +178,6 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
-        self.call("vote", &rpc, option.hard_ttl()).await
+        self.call(Rpc::Vote, &rpc, option.hard_ttl()).await
     }
 }
