@@ -1,19 +1,15 @@
 //! The `x2gobroker` command line: `serve` runs a broker node, `check-config`
-//! validates the two configuration files.
+//! validates the two configuration files, `keygen` makes certificates. This
+//! module parses and resolves arguments; `server` starts the node.
 
 use crate::auth::ratelimit::Limit;
-use crate::broker::{self, Broker, Ledger, Settings};
-use crate::cluster;
+use crate::broker::{self, Settings};
 use crate::config::node::NodeConfig;
-use crate::state::store::Store;
-use clap::{Args, FromArgMatches, Parser, Subcommand};
+use crate::server::{self, listen::Inherited};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,29 +47,28 @@ pub struct KeygenArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ConfigArgs {
-    /// The reference's global configuration file, read unchanged.
-    #[arg(
-        long,
-        env = "X2GOBROKER_CONFIG",
-        default_value = "/etc/x2go/x2gobroker.conf"
-    )]
-    pub x2gobroker_conf: PathBuf,
+    /// The reference's global configuration file, read unchanged [default: /etc/x2go/x2gobroker.conf].
+    #[arg(long, env = "X2GOBROKER_CONFIG")]
+    pub x2gobroker_conf: Option<PathBuf>,
     /// The session profiles file [default: $X2GOBROKER_SESSIONPROFILES, else [broker_inifile] session-profiles].
     #[arg(long)]
     pub session_profiles: Option<PathBuf>,
 }
 
+/// `serve`. Where a setting comes both from a flag (or its environment
+/// variable) and from the node file of `--config`, the flag wins.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Run as a member of a broker cluster described by this node TOML file
-    /// (see cluster-config/local-3/); its settings override the flags below.
+    /// (see cluster-config/local-3/). Flags given here take precedence over
+    /// the file's settings of the same name.
     #[arg(long, value_name = "TOML")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub files: ConfigArgs,
-    /// Directory of the node's durable state (created if missing).
-    #[arg(long, default_value = "./data")]
-    pub data_dir: PathBuf,
+    /// Directory of the node's durable state (created if missing) [default: ./data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Plain-HTTP listener; loopback addresses only unless --allow-insecure-http [default: 127.0.0.1:8080 when no listener is given].
     #[arg(long, value_name = "ADDR")]
     pub http: Vec<SocketAddr>,
@@ -83,10 +78,10 @@ pub struct ServeArgs {
     /// Public gRPC API listener (TLS with --tls-cert/--tls-key; plain only on loopback).
     #[arg(long, value_name = "ADDR")]
     pub grpc: Option<SocketAddr>,
-    /// PEM certificate chain for --https.
+    /// PEM certificate chain for --https and --grpc.
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
-    /// PEM private key for --https.
+    /// PEM private key for --https and --grpc.
     #[arg(long, value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
     /// Also accept TLS 1.2 (for old clients); TLS 1.3 only otherwise.
@@ -121,65 +116,35 @@ pub struct ServeArgs {
     pub broker_home: Option<PathBuf>,
 }
 
-fn home_of(user: &str) -> Option<PathBuf> {
-    let name = std::ffi::CString::new(user).ok()?;
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: reentrant lookup into our own buffers.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut res: *mut libc::passwd = std::ptr::null_mut();
-        if libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut res,
-        ) != 0
-            || res.is_null()
-        {
-            return None;
-        }
-        let dir = std::ffi::CStr::from_ptr(pwd.pw_dir)
-            .to_string_lossy()
-            .into_owned();
-        Some(PathBuf::from(dir))
-    }
-}
+/// Where the reference's global file lives unless told otherwise.
+const DEFAULT_CONF: &str = "/etc/x2go/x2gobroker.conf";
+const DEFAULT_DATA_DIR: &str = "./data";
+const DEFAULT_HTTP: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
+/// Where /pubkeys/ looks when the x2gobroker user does not exist.
+const FALLBACK_BROKER_HOME: &str = "/var/lib/x2gobroker";
 
-impl ServeArgs {
-    pub fn settings(&self) -> Settings {
-        let window = Duration::from_secs(self.failed_login_window.max(1));
-        Settings {
-            x2gobroker_conf: self.files.x2gobroker_conf.clone(),
-            session_profiles: self.files.session_profiles.clone(),
-            data_dir: self.data_dir.clone(),
-            placement_window: Duration::from_secs(self.placement_window),
-            probe_ttl: Duration::from_secs(self.probe_cache),
-            pam_service: self.pam_service.clone(),
-            user_limit: Limit {
-                max_failures: self.max_failed_logins_per_user.max(1),
-                window,
-            },
-            client_limit: Limit {
-                max_failures: self.max_failed_logins_per_client.max(1),
-                window,
-            },
-            allow_get: self.allow_get,
-            broker_home: self
-                .broker_home
-                .clone()
-                .or_else(|| home_of("x2gobroker"))
-                .unwrap_or_else(|| PathBuf::from("/var/lib/x2gobroker")),
-        }
-    }
+/// Why the command line could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Server(#[from] server::ServerError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Broker(String),
+    #[error("{0}")]
+    Keygen(String),
 }
 
 /// Run the command line; the returned error is printed by the binary.
-pub async fn run(cli: Cli) -> Result<(), String> {
+/// `inherited` holds the sockets passed by the service manager (see
+/// `server::listen`), taken before the runtime started its threads.
+pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
     match cli.command {
-        Command::CheckConfig(args) => {
-            let serve = ServeArgs::parse_from_config(args);
-            let loaded = broker::load_config(&serve.settings())?;
+        Command::CheckConfig(files) => {
+            let defaults = ServeArgs::parse_from(["serve"]);
+            let loaded = broker::load_config(&settings(&files, None, &defaults))
+                .map_err(CliError::Broker)?;
             println!(
                 "{}: ok; {}: {} profiles",
                 loaded.conf.path,
@@ -188,9 +153,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Serve(args) => serve(*args).await,
+        Command::Serve(args) => {
+            let node = match &args.config {
+                Some(path) => Some(NodeConfig::load(path)?),
+                None => None,
+            };
+            Ok(server::start(args.resolve(node), inherited).await?)
+        }
         Command::Keygen(args) => {
-            for file in crate::keygen::generate(&args.out, &args.nodes, &args.clients)? {
+            let files = crate::keygen::generate(&args.out, &args.nodes, &args.clients)
+                .map_err(CliError::Keygen)?;
+            for file in files {
                 println!("{file}");
             }
             Ok(())
@@ -199,302 +172,169 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 }
 
 impl ServeArgs {
-    /// The serve defaults with these configuration files.
-    fn parse_from_config(config: ConfigArgs) -> Self {
-        let cmd = <ServeArgs as Args>::augment_args(clap::Command::new("serve"));
-        let mut args = ServeArgs::from_arg_matches(&cmd.get_matches_from(["serve"]))
-            .expect("serve has defaults for all options");
-        args.files = config;
-        args
-    }
-}
-
-/// Apply a node TOML file over the command line.
-fn apply_node_config(args: &mut ServeArgs, node: &NodeConfig) {
-    args.data_dir = node.data_dir.clone();
-    if let Some(p) = &node.x2gobroker_conf {
-        args.files.x2gobroker_conf = p.clone();
-    }
-    if node.session_profiles.is_some() {
-        args.files.session_profiles = node.session_profiles.clone();
-    }
-    if !node.http.is_empty() || !node.https.is_empty() {
-        args.http = node.http.clone();
-        args.https = node.https.clone();
-    }
-    if node.tls_cert.is_some() {
-        args.tls_cert = node.tls_cert.clone();
-        args.tls_key = node.tls_key.clone();
-    }
-    if node.grpc.is_some() {
-        args.grpc = node.grpc;
-    }
-}
-
-/// Start this node's Raft member and its node-to-node listener.
-async fn start_cluster_node(
-    node_cfg: &NodeConfig,
-    stop: watch::Receiver<bool>,
-) -> Result<(Arc<cluster::Node>, tokio::task::JoinHandle<()>), String> {
-    let members = node_cfg
-        .members
-        .iter()
-        .map(|m| {
-            (
-                m.id,
-                cluster::Member {
-                    raft: m.raft.to_string(),
-                    http: m.http.clone(),
-                },
-            )
-        })
-        .collect();
-    let t = &node_cfg.timing;
-    let tuning = cluster::Tuning {
-        heartbeat_ms: t.heartbeat_ms,
-        election_min_ms: t.election_min_ms,
-        election_max_ms: t.election_max_ms,
-        snapshot_every: t.snapshot_every,
-        deadline: Duration::from_millis(t.deadline_ms),
-    };
-    let listener = TcpListener::bind(node_cfg.raft)
-        .await
-        .map_err(|e| format!("binding raft listener {}: {e}", node_cfg.raft))?;
-    let tls = match (
-        &node_cfg.cluster_ca,
-        &node_cfg.node_cert,
-        &node_cfg.node_key,
-    ) {
-        (Some(ca), Some(cert), Some(key)) => Some(cluster::tls::NodeTls::load(ca, cert, key)?),
-        _ => {
-            tracing::warn!(raft = %node_cfg.raft, "node-to-node traffic is not encrypted (loopback only); configure cluster_ca, node_cert, node_key");
-            None
-        }
-    };
-    let server_tls = tls.as_ref().map(|t| t.server.clone());
-    let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning, tls).await?;
-    tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
-    let service = cluster::service::server(node.clone());
-    let admin = cluster::admin::server(node.clone());
-    let mut stop = stop;
-    let task = tokio::spawn(async move {
-        let incoming = nodelay_incoming(listener);
-        let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
-        if let Some(tls) = server_tls {
-            builder = match builder.tls_config(tls) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "node-to-node TLS configuration");
-                    return;
-                }
-            };
-        }
-        let result = builder
-            .add_service(service)
-            .add_service(admin)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stop.changed().await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "node-to-node listener failed");
-        }
-    });
-    Ok((node, task))
-}
-
-/// Accepted connections with TCP_NODELAY: for small RPCs, Nagle and delayed
-/// ACKs would add ~40 ms to each.
-fn nodelay_incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |s| {
-            s.inspect(|s| {
-                let _ = s.set_nodelay(true);
-            })
-        },
-    )
-}
-
-/// Start the public gRPC API (with reflection) on `addr`.
-async fn start_public_grpc(
-    broker: Arc<Broker>,
-    addr: SocketAddr,
-    args: &ServeArgs,
-    mut stop: watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>, String> {
-    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-            let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
-            builder = builder
-                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-                .map_err(|e| format!("gRPC TLS: {e}"))?;
-        }
-        _ if !addr.ip().is_loopback() && !args.allow_insecure_http => {
-            return Err(format!("refusing the plain gRPC API on non-loopback address {addr}: give --tls-cert and --tls-key"));
-        }
-        _ => {}
-    }
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("binding gRPC listener {addr}: {e}"))?;
-    tracing::info!(address = %addr, "public gRPC API listening");
-    let reflection = crate::api::grpc::reflection()?;
-    let api = crate::api::grpc::server(broker);
-    Ok(tokio::spawn(async move {
-        let incoming = nodelay_incoming(listener);
-        let result = builder
-            .add_service(api)
-            .add_service(reflection)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stop.changed().await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "public gRPC listener failed");
-        }
-    }))
-}
-
-async fn serve(mut args: ServeArgs) -> Result<(), String> {
-    let node_cfg = match &args.config {
-        Some(path) => {
-            let cfg = NodeConfig::load(path)?;
-            apply_node_config(&mut args, &cfg);
-            Some(cfg)
-        }
-        None => None,
-    };
-    let mut http = args.http.clone();
-    if http.is_empty() && args.https.is_empty() {
-        http.push(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    }
-    if let Some(a) = http.iter().find(|a| !a.ip().is_loopback()) {
-        if !args.allow_insecure_http {
-            return Err(format!(
-                "refusing plain HTTP on non-loopback address {a}: use --https, or --allow-insecure-http"
-            ));
-        }
-    }
-    let tls = if args.https.is_empty() {
-        None
-    } else {
-        let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
-            return Err("--https needs --tls-cert and --tls-key".into());
+    /// The node's options: each flag given wins over the node file's
+    /// setting of the same name, which wins over the default.
+    pub fn resolve(&self, node: Option<NodeConfig>) -> server::Options {
+        let file = node.as_ref();
+        let files = ConfigArgs {
+            x2gobroker_conf: self
+                .files
+                .x2gobroker_conf
+                .clone()
+                .or_else(|| file.and_then(|n| n.x2gobroker_conf.clone())),
+            session_profiles: self
+                .files
+                .session_profiles
+                .clone()
+                .or_else(|| file.and_then(|n| n.session_profiles.clone())),
         };
-        Some(crate::api::http::tls::server_config(
-            cert,
-            key,
-            args.allow_tls12,
-        )?)
-    };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-    let ledger = match &node_cfg {
-        Some(cfg) => {
-            let (node, task) = start_cluster_node(cfg, stop_rx.clone()).await?;
-            tasks.push(task);
-            Ledger::Cluster(node)
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or_else(|| file.map(|n| n.data_dir.clone()));
+        let (mut http, https) = if !self.http.is_empty() || !self.https.is_empty() {
+            (self.http.clone(), self.https.clone())
+        } else if let Some(n) = file {
+            (n.http.clone(), n.https.clone())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        if http.is_empty() && https.is_empty() {
+            http.push(SocketAddr::from(DEFAULT_HTTP));
         }
-        None => Ledger::Local(Store::open(&args.data_dir)?),
-    };
-    let broker = Arc::new(Broker::new(args.settings(), ledger)?);
-    let loaded = broker.current();
-    tracing::info!(
-        conf = %loaded.conf.path,
-        profiles = %loaded.profiles.path,
-        count = loaded.profiles.profiles.len(),
-        data_dir = %args.data_dir.display(),
-        "configuration loaded"
-    );
-    for key in [
-        "pre_auth_scripts",
-        "post_auth_scripts",
-        "select_session_scripts",
-    ] {
-        let set = loaded
-            .conf
-            .get("global", key)
-            .and_then(|v| v.as_list())
-            .is_some_and(|l| l.iter().any(|s| !s.is_empty()));
-        if set {
-            tracing::warn!(
-                key,
-                "optional broker scripts are Python modules of the reference and are not run"
-            );
+        let (tls_cert, tls_key) = if self.tls_cert.is_some() || self.tls_key.is_some() {
+            (self.tls_cert.clone(), self.tls_key.clone())
+        } else {
+            (
+                file.and_then(|n| n.tls_cert.clone()),
+                file.and_then(|n| n.tls_key.clone()),
+            )
+        };
+        server::Options {
+            settings: settings(&files, data_dir.as_deref(), self),
+            http,
+            https,
+            grpc: self.grpc.or_else(|| file.and_then(|n| n.grpc)),
+            tls_cert,
+            tls_key,
+            allow_tls12: self.allow_tls12,
+            allow_insecure_http: self.allow_insecure_http,
+            node,
         }
     }
-    let mode = loaded.conf.agent_query_mode("inifile");
-    if mode != "NONE" {
-        tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
+}
+
+/// The broker's settings from the resolved files and data directory and
+/// `serve`'s other flags.
+fn settings(files: &ConfigArgs, data_dir: Option<&Path>, serve: &ServeArgs) -> Settings {
+    let window = Duration::from_secs(serve.failed_login_window.max(1));
+    Settings {
+        x2gobroker_conf: files
+            .x2gobroker_conf
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF)),
+        session_profiles: files.session_profiles.clone(),
+        data_dir: data_dir.map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), Path::to_path_buf),
+        placement_window: Duration::from_secs(serve.placement_window),
+        probe_ttl: Duration::from_secs(serve.probe_cache),
+        pam_service: serve.pam_service.clone(),
+        user_limit: Limit {
+            max_failures: serve.max_failed_logins_per_user.max(1),
+            window,
+        },
+        client_limit: Limit {
+            max_failures: serve.max_failed_logins_per_client.max(1),
+            window,
+        },
+        allow_get: serve.allow_get,
+        broker_home: serve
+            .broker_home
+            .clone()
+            .or_else(|| crate::auth::nss::account("x2gobroker").map(|a| a.home))
+            .unwrap_or_else(|| PathBuf::from(FALLBACK_BROKER_HOME)),
     }
-    let mut background = Vec::new();
-    if let Ledger::Cluster(node) = &broker.ledger {
-        background.push(tokio::spawn(
-            broker.clone().follow_replicated_config(node.clone()),
-        ));
-        let b = broker.clone();
-        node.set_reloader(Arc::new(move || {
-            let b = b.clone();
-            Box::pin(async move { b.reload().await })
-        }));
-    }
-    if let Some(addr) = args.grpc {
-        tasks.push(start_public_grpc(broker.clone(), addr, &args, stop_rx.clone()).await?);
-    }
-    let ctx = crate::api::http::Context::new(broker.clone());
-    for (addrs, tls) in [(http, None), (args.https.clone(), tls)] {
-        for addr in addrs {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("binding {addr}: {e}"))?;
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), scheme, "listening");
-            tasks.push(tokio::spawn(crate::api::http::serve(
-                ctx.clone(),
-                listener,
-                tls.clone(),
-                stop_rx.clone(),
-            )));
+}
+
+impl ServeArgs {
+    /// Parse `serve`'s arguments alone (for its defaults and for tests).
+    fn parse_from<I: IntoIterator<Item = &'static str>>(args: I) -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
         }
+        Only::parse_from(args).serve
     }
-    let purger = {
-        let broker = broker.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                if let Err(e) = broker.purge().await {
-                    tracing::error!(error = %e, "purging expired cookies and placements failed");
-                }
-            }
-        })
-    };
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => match broker.reload().await {
-                Ok(()) => tracing::info!(profiles = broker.current().profiles.profiles.len(), "configuration reloaded"),
-                Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
-            },
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE: &str = r#"
+id = 1
+data_dir = "/from/file"
+raft = "127.0.0.1:19081"
+http = ["127.0.0.1:18081"]
+grpc = "127.0.0.1:17081"
+x2gobroker_conf = "/file/x2gobroker.conf"
+[[members]]
+id = 1
+raft = "127.0.0.1:19081"
+http = "127.0.0.1:18081"
+"#;
+
+    fn serve(args: &[&'static str]) -> ServeArgs {
+        ServeArgs::parse_from(std::iter::once("serve").chain(args.iter().copied()))
     }
-    tracing::info!("shutting down");
-    purger.abort();
-    for t in background {
-        t.abort();
+
+    #[test]
+    fn the_node_file_fills_in_what_no_flag_gives() {
+        let node = NodeConfig::parse("node1.toml", NODE).unwrap();
+        let o = serve(&["--config", "node1.toml"]).resolve(Some(node));
+        assert_eq!(o.settings.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(o.http, vec!["127.0.0.1:18081".parse().unwrap()]);
+        assert_eq!(o.grpc, Some("127.0.0.1:17081".parse().unwrap()));
+        assert_eq!(
+            o.settings.x2gobroker_conf,
+            PathBuf::from("/file/x2gobroker.conf")
+        );
     }
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+
+    #[test]
+    fn an_explicit_flag_wins_over_the_node_file() {
+        let node = NodeConfig::parse("node1.toml", NODE).unwrap();
+        let o = serve(&[
+            "--config",
+            "node1.toml",
+            "--data-dir",
+            "/from/flag",
+            "--http",
+            "127.0.0.1:28081",
+            "--grpc",
+            "127.0.0.1:27081",
+            "--x2gobroker-conf",
+            "/flag/x2gobroker.conf",
+        ])
+        .resolve(Some(node));
+        assert_eq!(o.settings.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(o.http, vec!["127.0.0.1:28081".parse().unwrap()]);
+        assert_eq!(o.grpc, Some("127.0.0.1:27081".parse().unwrap()));
+        assert_eq!(
+            o.settings.x2gobroker_conf,
+            PathBuf::from("/flag/x2gobroker.conf")
+        );
+        assert_eq!(o.node.map(|n| n.id), Some(1));
     }
-    Ok(())
+
+    #[test]
+    fn defaults_without_flags_or_file() {
+        let o = serve(&[]).resolve(None);
+        assert_eq!(o.settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(o.http, vec![SocketAddr::from(DEFAULT_HTTP)]);
+        assert!(o.https.is_empty() && o.grpc.is_none() && o.node.is_none());
+        // https alone means no default plain listener.
+        let o = serve(&["--https", "127.0.0.1:8443"]).resolve(None);
+        assert!(o.http.is_empty());
+    }
 }

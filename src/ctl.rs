@@ -21,6 +21,7 @@ enum Op {
     Snapshot,
 }
 
+/// Global options may stand before or after the subcommand.
 #[derive(Parser, Debug)]
 #[command(
     name = "x2gobrokerctl",
@@ -29,18 +30,19 @@ enum Op {
 )]
 pub struct Ctl {
     /// A node's node-to-node address (its `raft` setting).
-    #[arg(long, default_value = "127.0.0.1:19081")]
+    #[arg(long, global = true, default_value = "127.0.0.1:19081")]
     pub node: String,
     /// The cluster CA (with --cert and --key: mutual TLS; without: plain, loopback clusters only).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub ca: Option<PathBuf>,
     /// A certificate signed by the cluster CA (`x2gobroker keygen --clients admin`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub cert: Option<PathBuf>,
-    #[arg(long)]
+    /// The key of --cert.
+    #[arg(long, global = true)]
     pub key: Option<PathBuf>,
     /// Print JSON for scripts.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
     pub command: CtlCommand,
@@ -224,6 +226,24 @@ impl Ctl {
             serde_json::json!({ "ok": true, "message": what }).to_string()
         } else {
             format!("{what}\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_options_go_before_or_after_the_subcommand() {
+        for args in [
+            &["x2gobrokerctl", "--json", "--node", "127.0.0.1:1", "status"][..],
+            &["x2gobrokerctl", "status", "--json", "--node", "127.0.0.1:1"][..],
+        ] {
+            let ctl = Ctl::try_parse_from(args).unwrap();
+            assert!(ctl.json, "{args:?}");
+            assert_eq!(ctl.node, "127.0.0.1:1");
+            assert!(matches!(ctl.command, CtlCommand::Status));
         }
     }
 }

@@ -16,4 +16,5 @@ pub mod ctl;
 pub mod keygen;
 pub mod placement;
 pub mod profiles;
+pub mod server;
 pub mod state;

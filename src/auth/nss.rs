@@ -6,6 +6,7 @@
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long one lookup is reused.
@@ -92,27 +93,56 @@ fn member_of(user: &str) -> Vec<String> {
     out
 }
 
-/// The name of the primary group of `user`, if the user exists.
-fn primary_group(user: &str) -> Option<String> {
+/// What the password database says about one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+/// Look `user` up in the password database (`getpwnam_r`); None when unknown.
+pub fn account(user: &str) -> Option<Account> {
     let name = CString::new(user).ok()?;
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: reentrant lookups with our own buffers.
+    // SAFETY: reentrant lookup into our own buffers; the strings are copied
+    // out before the buffer is dropped.
     unsafe {
         let mut pwd: libc::passwd = std::mem::zeroed();
         let mut res: *mut libc::passwd = std::ptr::null_mut();
-        if libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut res,
-        ) != 0
-            || res.is_null()
-        {
-            return None;
+        loop {
+            let rc = libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut res,
+            );
+            if rc == libc::ERANGE && buf.len() < 1 << 22 {
+                let len = buf.len() * 4;
+                buf.resize(len, 0);
+                continue;
+            }
+            if rc != 0 || res.is_null() {
+                return None;
+            }
+            break;
         }
-        let gid = pwd.pw_gid;
-        let mut gbuf = vec![0 as libc::c_char; 16 * 1024];
+        let home = CStr::from_ptr(pwd.pw_dir).to_string_lossy().into_owned();
+        Some(Account {
+            uid: pwd.pw_uid,
+            gid: pwd.pw_gid,
+            home: PathBuf::from(home),
+        })
+    }
+}
+
+/// The name of the primary group of `user`, if the user exists.
+fn primary_group(user: &str) -> Option<String> {
+    let gid = account(user)?.gid;
+    let mut gbuf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: reentrant lookup with our own buffer.
+    unsafe {
         let mut grp: libc::group = std::mem::zeroed();
         let mut gres: *mut libc::group = std::ptr::null_mut();
         if libc::getgrgid_r(gid, &mut grp, gbuf.as_mut_ptr(), gbuf.len(), &mut gres) != 0
@@ -133,5 +163,13 @@ mod tests {
         let cache = GroupCache::default();
         assert!(cache.groups_of("root", true).contains(&"root".to_string()));
         assert!(cache.groups_of("no-such-user-x2go", true).is_empty());
+    }
+
+    #[test]
+    fn account_of_root() {
+        let root = account("root").expect("root exists");
+        assert_eq!((root.uid, root.gid), (0, 0));
+        assert!(root.home.is_absolute());
+        assert_eq!(account("no-such-user-x2go"), None);
     }
 }

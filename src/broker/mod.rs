@@ -204,7 +204,7 @@ pub fn read_config_texts(settings: &Settings) -> Result<ConfigTexts, String> {
         Err(e) => return Err(format!("{conf_name}: {e}")),
     };
     let conf = match &conf_text {
-        Some(text) => BrokerConf::parse(&conf_name, text)?,
+        Some(text) => BrokerConf::parse(&conf_name, text).map_err(|e| e.to_string())?,
         None => BrokerConf::defaults(),
     };
     let profiles_path = match &settings.session_profiles {
@@ -232,7 +232,7 @@ pub fn read_config_texts(settings: &Settings) -> Result<ConfigTexts, String> {
 /// Parse configuration texts; errors name file, line and key.
 pub fn parse_config(texts: &ConfigTexts) -> Result<Loaded, String> {
     let conf = match &texts.conf {
-        Some(text) => BrokerConf::parse(&texts.conf_name, text)?,
+        Some(text) => BrokerConf::parse(&texts.conf_name, text).map_err(|e| e.to_string())?,
         None => {
             let mut defaults = BrokerConf::defaults();
             defaults.path = texts.conf_name.clone();
@@ -240,7 +240,7 @@ pub fn parse_config(texts: &ConfigTexts) -> Result<Loaded, String> {
         }
     };
     let profiles = match &texts.profiles {
-        Some(text) => ProfileSet::parse(&texts.profiles_name, text)?,
+        Some(text) => ProfileSet::parse(&texts.profiles_name, text).map_err(|e| e.to_string())?,
         None => ProfileSet::default(),
     };
     let my_cookie = read_my_cookie(&conf);

@@ -10,6 +10,7 @@ pub mod service;
 pub mod store;
 pub mod tls;
 
+use crate::config::node::RaftTiming;
 use crate::state::{Command, Outcome};
 use openraft::error::{ClientWriteError, RaftError};
 use serde::{Deserialize, Serialize};
@@ -58,15 +59,21 @@ pub struct Tuning {
     pub deadline: Duration,
 }
 
+impl From<&RaftTiming> for Tuning {
+    fn from(t: &RaftTiming) -> Self {
+        Tuning {
+            heartbeat_ms: t.heartbeat_ms,
+            election_min_ms: t.election_min_ms,
+            election_max_ms: t.election_max_ms,
+            snapshot_every: t.snapshot_every,
+            deadline: Duration::from_millis(t.deadline_ms),
+        }
+    }
+}
+
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning {
-            heartbeat_ms: 40,
-            election_min_ms: 200,
-            election_max_ms: 400,
-            snapshot_every: 10_000,
-            deadline: Duration::from_secs(3),
-        }
+        Tuning::from(&RaftTiming::default())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::ini::{self, IniDocument};
 use super::value::{coerce, Kind, Value};
+use super::ConfigError;
 use std::collections::HashMap;
 
 /// A default as the reference declares it (`None` is Python's `None`).
@@ -146,12 +147,12 @@ impl BrokerConf {
         Self::from_doc("<defaults>", &IniDocument::default()).expect("defaults are valid")
     }
 
-    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
-        let doc = ini::parse(name, text).map_err(|e| e.to_string())?;
+    pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
+        let doc = ini::parse(name, text)?;
         Self::from_doc(name, &doc)
     }
 
-    fn from_doc(name: &str, doc: &IniDocument) -> Result<Self, String> {
+    fn from_doc(name: &str, doc: &IniDocument) -> Result<Self, ConfigError> {
         let mut values: HashMap<String, HashMap<String, Option<Value>>> = HashMap::new();
         for (section, keys) in DEFAULTS {
             let map = values.entry(section.to_string()).or_default();
@@ -166,18 +167,16 @@ impl BrokerConf {
                 map.insert(key.to_string(), v);
             }
         }
-        let typed = |section: &str, e: &ini::Entry| -> Result<Value, String> {
+        let typed = |section: &str, e: &ini::Entry| -> Result<Value, ConfigError> {
             let kind = kind_of(default_of(section, &e.key));
+            let wrong =
+                |msg: String| Err(ConfigError::at(name, e.line, msg).key(&e.key, Some(section)));
             match coerce(kind, &e.value) {
-                Ok(Value::Str(s)) if kind != Kind::Str => Err(format!(
-                    "{name}:{}: key '{}' in [{section}]: {s:?} is not allowed here",
-                    e.line, e.key
-                )),
+                Ok(Value::Str(s)) if kind != Kind::Str => {
+                    wrong(format!("{s:?} is not allowed here"))
+                }
                 Ok(v) => Ok(v),
-                Err(msg) => Err(format!(
-                    "{name}:{}: key '{}' in [{section}]: {msg}",
-                    e.line, e.key
-                )),
+                Err(invalid) => wrong(invalid.0),
             }
         };
         // [DEFAULT] keys apply to every section that does not set them.
@@ -315,9 +314,13 @@ mod tests {
         assert_eq!(c.int("global", "auth-timeout"), 60);
         assert_eq!(c.global_str("my-cookie"), "abc");
         assert_eq!(c.auth_mech("inifile"), "none");
-        let e = BrokerConf::parse("b.conf", "[global]\nverify-ip = perhaps\n").unwrap_err();
+        let e = BrokerConf::parse("b.conf", "[global]\nverify-ip = perhaps\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("b.conf:2") && e.contains("verify-ip"), "{e}");
-        let e = BrokerConf::parse("b.conf", "[global]\nauth-timeout = not-set\n").unwrap_err();
+        let e = BrokerConf::parse("b.conf", "[global]\nauth-timeout = not-set\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("auth-timeout"), "{e}");
     }
 

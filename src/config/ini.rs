@@ -5,7 +5,7 @@
 //!
 //! Unlike the reference, every error names the file, the line and the key.
 
-use std::fmt;
+use super::ConfigError;
 
 /// One `key = value` entry with the line it started on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,27 +42,6 @@ impl IniDocument {
     }
 }
 
-/// A parse error with its position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IniError {
-    pub file: String,
-    pub line: usize,
-    pub key: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for IniError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file, self.line)?;
-        if let Some(k) = &self.key {
-            write!(f, "key '{k}': ")?;
-        }
-        write!(f, "{}", self.message)
-    }
-}
-
-impl std::error::Error for IniError {}
-
 const DEFAULT_SECTION: &str = "DEFAULT";
 
 struct Pending {
@@ -72,17 +51,18 @@ struct Pending {
 }
 
 /// Parse `text` (the contents of `file`, used for error messages).
-pub fn parse(file: &str, text: &str) -> Result<IniDocument, IniError> {
+pub fn parse(file: &str, text: &str) -> Result<IniDocument, ConfigError> {
     let mut doc = IniDocument::default();
     // None: before any section; Some(None): DEFAULT; Some(Some(i)): sections[i].
     let mut current: Option<Option<usize>> = None;
     let mut pending: Option<Pending> = None;
     let mut indent_level = usize::MAX;
-    let err = |line: usize, key: Option<&str>, message: String| IniError {
-        file: file.to_string(),
-        line,
-        key: key.map(str::to_string),
-        message,
+    let err = |line: usize, key: Option<&str>, message: String| {
+        let e = ConfigError::at(file, line, message);
+        match key {
+            Some(k) => e.key(k, None),
+            None => e,
+        }
     };
 
     fn entries(doc: &mut IniDocument, cur: Option<usize>) -> &mut Vec<Entry> {
@@ -228,14 +208,14 @@ mod tests {
     #[test]
     fn errors_name_line_and_key() {
         let e = parse("p.conf", "[a]\nk=1\nk=2\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (3, Some("k")));
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("k")));
         assert!(e.to_string().starts_with("p.conf:3: key 'k'"));
         let e = parse("p.conf", "k=1\n").unwrap_err();
-        assert_eq!(e.line, 1);
+        assert_eq!(e.line, Some(1));
         let e = parse("p.conf", "[a]\n[a]\n").unwrap_err();
-        assert_eq!(e.line, 2);
+        assert_eq!(e.line, Some(2));
         let e = parse("p.conf", "[a]\nnovalue\n").unwrap_err();
-        assert_eq!(e.line, 2);
+        assert_eq!(e.line, Some(2));
     }
 
     #[test]

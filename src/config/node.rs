@@ -2,6 +2,7 @@
 //! directory, the paths of the reference-compatible files, and the initial
 //! members of the cluster.
 
+use super::ConfigError;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,15 +29,16 @@ pub struct RaftTiming {
     pub deadline_ms: u64,
 }
 
+/// The defaults: a heartbeat every 40 ms, elections after 200-400 ms of
+/// silence, a snapshot every 10,000 entries, 3 s for a write or read barrier.
 impl Default for RaftTiming {
     fn default() -> Self {
-        let t = crate::cluster::Tuning::default();
         RaftTiming {
-            heartbeat_ms: t.heartbeat_ms,
-            election_min_ms: t.election_min_ms,
-            election_max_ms: t.election_max_ms,
-            snapshot_every: t.snapshot_every,
-            deadline_ms: t.deadline.as_millis() as u64,
+            heartbeat_ms: 40,
+            election_min_ms: 200,
+            election_max_ms: 400,
+            snapshot_every: 10_000,
+            deadline_ms: 3_000,
         }
     }
 }
@@ -71,41 +73,50 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&path.display().to_string(), &text)
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::file(&name, e))?;
+        Self::parse(&name, &text)
     }
 
-    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
-        let cfg: NodeConfig = toml::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+    pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
+        let cfg: NodeConfig = toml::from_str(text).map_err(|e| toml_error(name, text, &e))?;
+        let refuse = |message: String| Err(ConfigError::file(name, message));
         if !cfg.members.iter().any(|m| m.id == cfg.id) {
-            return Err(format!(
-                "{name}: node id {} is not among [[members]]",
-                cfg.id
-            ));
+            return refuse(format!("node id {} is not among [[members]]", cfg.id));
         }
         let mut ids: Vec<u64> = cfg.members.iter().map(|m| m.id).collect();
         ids.sort_unstable();
         ids.dedup();
         if ids.len() != cfg.members.len() {
-            return Err(format!("{name}: a member id appears twice"));
+            return refuse("a member id appears twice".into());
         }
         let tls_parts = [&cfg.cluster_ca, &cfg.node_cert, &cfg.node_key]
             .iter()
             .filter(|p| p.is_some())
             .count();
         if tls_parts != 0 && tls_parts != 3 {
-            return Err(format!(
-                "{name}: cluster_ca, node_cert and node_key go together"
-            ));
+            return refuse("cluster_ca, node_cert and node_key go together".into());
         }
         if tls_parts == 0 && !cfg.raft.ip().is_loopback() {
-            return Err(format!(
-                "{name}: node-to-node traffic on {} needs mutual TLS (cluster_ca, node_cert, node_key; see `x2gobroker keygen`)",
+            return refuse(format!(
+                "node-to-node traffic on {} needs mutual TLS (cluster_ca, node_cert, node_key; see `x2gobroker keygen`)",
                 cfg.raft
             ));
         }
         Ok(cfg)
+    }
+}
+
+/// A TOML error with the line it points at (the TOML crate's message keeps
+/// its own excerpt of the text).
+fn toml_error(name: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            ConfigError::at(name, line, e.message())
+        }
+        None => ConfigError::file(name, e),
     }
 }
 
@@ -146,9 +157,12 @@ http = "127.0.0.1:18082"
         assert_eq!(c.members.len(), 2);
         assert_eq!(c.timing, RaftTiming::default());
         let e = NodeConfig::parse("n", &NODE.replace("id = 2\ndata_dir", "id = 7\ndata_dir"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not among"), "{e}");
-        let e = NodeConfig::parse("n", &format!("{NODE}\nbogus = 1\n")).unwrap_err();
+        let e = NodeConfig::parse("n", &format!("{NODE}\nbogus = 1\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
         let e = NodeConfig::parse(
             "n",
@@ -157,7 +171,8 @@ http = "127.0.0.1:18082"
                 "raft = \"0.0.0.0:19082\"\nhttp = [",
             ),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("needs mutual TLS"), "{e}");
         let e = NodeConfig::parse(
             "n",
@@ -166,7 +181,10 @@ http = "127.0.0.1:18082"
                 "cluster_ca = \"ca.pem\"\nid = 2\ndata_dir",
             ),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("go together"), "{e}");
+        let e = NodeConfig::parse("n.toml", &format!("{NODE}\nbogus = 1\n")).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("n.toml", Some(15)), "{e}");
     }
 }

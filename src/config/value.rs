@@ -89,8 +89,13 @@ impl fmt::Display for Value {
     }
 }
 
+/// A value that does not read as its key's type; the text says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
 /// Read `raw` as `kind`. Scalars may be `not-set` (kept as that string).
-pub fn coerce(kind: Kind, raw: &str) -> Result<Value, String> {
+pub fn coerce(kind: Kind, raw: &str) -> Result<Value, InvalidValue> {
     match kind {
         Kind::Str => Ok(Value::Str(raw.to_string())),
         Kind::Bool => {
@@ -98,7 +103,9 @@ pub fn coerce(kind: Kind, raw: &str) -> Result<Value, String> {
                 return Ok(Value::Str(NOT_SET.into()));
             }
             parse_bool(raw).map(Value::Bool).ok_or_else(|| {
-                format!("not a boolean: {raw:?} (use true/false, yes/no, on/off, 1/0)")
+                InvalidValue(format!(
+                    "not a boolean: {raw:?} (use true/false, yes/no, on/off, 1/0)"
+                ))
             })
         }
         Kind::Int => {
@@ -107,7 +114,7 @@ pub fn coerce(kind: Kind, raw: &str) -> Result<Value, String> {
             }
             parse_int(raw)
                 .map(Value::Int)
-                .ok_or_else(|| format!("not an integer: {raw:?}"))
+                .ok_or_else(|| InvalidValue(format!("not an integer: {raw:?}")))
         }
         Kind::List => parse_list(raw).map(Value::List),
     }
@@ -147,11 +154,11 @@ pub fn parse_int(raw: &str) -> Option<i64> {
 }
 
 /// A list: `[ 'a', "b" ]` (a Python list literal of strings), `a, b`, or one item.
-pub fn parse_list(raw: &str) -> Result<Vec<String>, String> {
+pub fn parse_list(raw: &str) -> Result<Vec<String>, InvalidValue> {
     let v = raw.trim();
     if v.starts_with('[') && v.ends_with(']') {
         return parse_list_literal(&v[1..v.len() - 1])
-            .ok_or_else(|| format!("not a list of quoted strings: {v:?}"));
+            .ok_or_else(|| InvalidValue(format!("not a list of quoted strings: {v:?}")));
     }
     if v.contains(',') {
         Ok(v.split(',').map(|s| s.trim().to_string()).collect())

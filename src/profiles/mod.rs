@@ -9,6 +9,7 @@ pub mod render;
 use crate::acl::Acls;
 use crate::config::ini::{self, Entry, IniDocument};
 use crate::config::value::{coerce, Kind, Value};
+use crate::config::ConfigError;
 use hosts::{parse_host, HostItem};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -147,8 +148,8 @@ pub struct ProfileSet {
 }
 
 impl ProfileSet {
-    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
-        let doc = ini::parse(name, text).map_err(|e| e.to_string())?;
+    pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
+        let doc = ini::parse(name, text)?;
         Self::from_doc(name, &doc)
     }
 
@@ -156,10 +157,11 @@ impl ProfileSet {
         self.profiles.iter().find(|p| p.id == id)
     }
 
-    fn from_doc(name: &str, doc: &IniDocument) -> Result<Self, String> {
-        let typed = |section: &str, e: &Entry| -> Result<Value, String> {
-            coerce(kind_of(&e.key), &e.value)
-                .map_err(|msg| format!("{name}:{}: key '{}' in [{section}]: {msg}", e.line, e.key))
+    fn from_doc(name: &str, doc: &IniDocument) -> Result<Self, ConfigError> {
+        let typed = |section: &str, e: &Entry| -> Result<Value, ConfigError> {
+            coerce(kind_of(&e.key), &e.value).map_err(|invalid| {
+                ConfigError::at(name, e.line, invalid).key(&e.key, Some(section))
+            })
         };
         // The effective [DEFAULT]: the file's keys in file order, then the
         // built-in ones it does not set.
@@ -275,9 +277,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_file_line_and_key() {
-        let e = ProfileSet::parse("p.conf", "[x]\nwidth=wide\n").unwrap_err();
+        let e = ProfileSet::parse("p.conf", "[x]\nwidth=wide\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("p.conf:2: key 'width' in [x]"), "{e}");
-        let e = ProfileSet::parse("p.conf", "[x]\nfullscreen=sometimes\n").unwrap_err();
+        let e = ProfileSet::parse("p.conf", "[x]\nfullscreen=sometimes\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fullscreen"), "{e}");
     }
 

@@ -202,12 +202,15 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, (StatusCode, String)
     }
 }
 
-/// Serve plain HTTP (and HTTPS when `tls` is given) on `listener` until `shutdown` turns true.
+/// Serve plain HTTP (and HTTPS when `tls` is given) on `listener` until
+/// `shutdown` turns true; every connection task runs on `connections`, so
+/// that the caller can wait for requests in flight.
 pub async fn serve(
     ctx: Arc<Context>,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: watch::Receiver<bool>,
+    connections: tokio_util::task::TaskTracker,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
@@ -226,7 +229,7 @@ pub async fn serve(
         let ctx = ctx.clone();
         let acceptor = acceptor.clone();
         let stop = shutdown.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             match acceptor {
                 Some(acceptor) => {
                     match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {

@@ -1,0 +1,196 @@
+//! Start-up and shutdown of a broker node. `start` turns resolved options
+//! into bound listeners (inherited from the service manager or bound here)
+//! and an open ledger (the local store, or this node's Raft member), then
+//! hands them to `run`, which serves every listener until the shutdown
+//! future resolves and waits, within a bound, for every connection task.
+
+pub mod grpc;
+pub mod listen;
+mod run;
+pub mod signals;
+
+pub use run::{run, Listeners, TlsConfigs, SHUTDOWN_GRACE};
+
+use crate::broker::{Ledger, Settings};
+use crate::cluster;
+use crate::config::node::NodeConfig;
+use crate::state::store::Store;
+use listen::Inherited;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why a node could not start (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("inherited sockets: {0}")]
+    Inherited(String),
+    #[error("{0}")]
+    Tls(String),
+    #[error("installing the {name} handler: {source}")]
+    Signal {
+        name: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Ledger(String),
+    #[error("{0}")]
+    Broker(String),
+}
+
+/// What a node serves, resolved from the command line and the node file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub settings: Settings,
+    /// Plain-HTTP listeners (loopback only unless `allow_insecure_http`).
+    pub http: Vec<SocketAddr>,
+    pub https: Vec<SocketAddr>,
+    /// The public gRPC API.
+    pub grpc: Option<SocketAddr>,
+    /// Certificate chain and key for HTTPS and the public gRPC API.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub allow_tls12: bool,
+    pub allow_insecure_http: bool,
+    /// This node's cluster file; None for a single node on its local store.
+    pub node: Option<NodeConfig>,
+}
+
+impl Options {
+    /// Refuse listener settings that would expose credentials.
+    fn check(&self) -> Result<(), ServerError> {
+        if !self.allow_insecure_http {
+            if let Some(a) = self.http.iter().find(|a| !a.ip().is_loopback()) {
+                return Err(ServerError::Refused(format!(
+                    "refusing plain HTTP on non-loopback address {a}: use --https, or --allow-insecure-http"
+                )));
+            }
+            if let Some(a) = self.grpc.filter(|a| !a.ip().is_loopback()) {
+                if self.tls_cert.is_none() || self.tls_key.is_none() {
+                    return Err(ServerError::Refused(format!(
+                        "refusing the plain gRPC API on non-loopback address {a}: give --tls-cert and --tls-key"
+                    )));
+                }
+            }
+        }
+        if !self.https.is_empty() && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+            return Err(ServerError::Refused(
+                "--https needs --tls-cert and --tls-key".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The TLS configurations of the frontends.
+    fn tls(
+        &self,
+    ) -> Result<
+        (
+            Option<Arc<rustls::ServerConfig>>,
+            Option<tonic::transport::ServerTlsConfig>,
+        ),
+        ServerError,
+    > {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok((None, None));
+        };
+        let https = if self.https.is_empty() {
+            None
+        } else {
+            Some(
+                crate::api::http::tls::server_config(cert, key, self.allow_tls12)
+                    .map_err(ServerError::Tls)?,
+            )
+        };
+        let grpc = match self.grpc {
+            Some(_) => {
+                let read = |p: &PathBuf| {
+                    std::fs::read(p).map_err(|e| ServerError::Tls(format!("{}: {e}", p.display())))
+                };
+                let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+                Some(tonic::transport::ServerTlsConfig::new().identity(identity))
+            }
+            None => None,
+        };
+        Ok((https, grpc))
+    }
+}
+
+/// Bind, open the ledger, and serve until SIGTERM or SIGINT.
+pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), ServerError> {
+    opts.check()?;
+    let (https_tls, grpc_tls) = opts.tls()?;
+    let listeners = Listeners {
+        http: bind_all(&mut inherited, &opts.http)?,
+        https: bind_all(&mut inherited, &opts.https)?,
+        grpc: opts.grpc.map(|a| inherited.tcp(a)).transpose()?,
+        raft: opts
+            .node
+            .as_ref()
+            .map(|n| inherited.tcp(n.raft))
+            .transpose()?,
+    };
+    inherited.close_unclaimed();
+    let (ledger, raft_tls) = open_ledger(&opts).await?;
+    let tls = TlsConfigs {
+        https: https_tls,
+        grpc: grpc_tls,
+        raft: raft_tls,
+    };
+    run(opts.settings, ledger, listeners, tls, signals::shutdown()?).await
+}
+
+fn bind_all(
+    inherited: &mut Inherited,
+    addrs: &[SocketAddr],
+) -> Result<Vec<tokio::net::TcpListener>, ServerError> {
+    addrs.iter().map(|a| inherited.tcp(*a)).collect()
+}
+
+/// The local store, or this node's Raft member (with its node-to-node TLS).
+async fn open_ledger(
+    opts: &Options,
+) -> Result<(Ledger, Option<tonic::transport::ServerTlsConfig>), ServerError> {
+    let Some(node_cfg) = &opts.node else {
+        let store = Store::open(&opts.settings.data_dir).map_err(ServerError::Ledger)?;
+        return Ok((Ledger::Local(store), None));
+    };
+    let members = node_cfg
+        .members
+        .iter()
+        .map(|m| {
+            let member = cluster::Member {
+                raft: m.raft.to_string(),
+                http: m.http.clone(),
+            };
+            (m.id, member)
+        })
+        .collect();
+    let tls = match (
+        &node_cfg.cluster_ca,
+        &node_cfg.node_cert,
+        &node_cfg.node_key,
+    ) {
+        (Some(ca), Some(cert), Some(key)) => {
+            Some(cluster::tls::NodeTls::load(ca, cert, key).map_err(ServerError::Tls)?)
+        }
+        _ => {
+            tracing::warn!(raft = %node_cfg.raft, "node-to-node traffic is not encrypted (loopback only); configure cluster_ca, node_cert, node_key");
+            None
+        }
+    };
+    let server_tls = tls.as_ref().map(|t| t.server.clone());
+    let tuning = cluster::Tuning::from(&node_cfg.timing);
+    let node = cluster::Node::start(node_cfg.id, members, &opts.settings.data_dir, tuning, tls)
+        .await
+        .map_err(ServerError::Ledger)?;
+    tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
+    Ok((Ledger::Cluster(node), server_tls))
+}

@@ -1,0 +1,180 @@
+//! Serving a node: every listener's accept loop and connection task is
+//! tracked, and on shutdown the node stops accepting, lets requests in
+//! flight finish, and waits for them up to `SHUTDOWN_GRACE`.
+
+use super::{grpc, signals, ServerError};
+use crate::broker::{Broker, Ledger, Settings};
+use crate::cluster;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for connections to finish their requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often expired cookies and placements are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// The node's bound listeners.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub http: Vec<TcpListener>,
+    pub https: Vec<TcpListener>,
+    /// The public gRPC API.
+    pub grpc: Option<TcpListener>,
+    /// Node-to-node and admin gRPC (a cluster member only).
+    pub raft: Option<TcpListener>,
+}
+
+/// TLS for the listeners that have it.
+#[derive(Default)]
+pub struct TlsConfigs {
+    pub https: Option<Arc<rustls::ServerConfig>>,
+    pub grpc: Option<tonic::transport::ServerTlsConfig>,
+    pub raft: Option<tonic::transport::ServerTlsConfig>,
+}
+
+/// Serve `listeners` over `ledger` until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    ledger: Ledger,
+    listeners: Listeners,
+    tls: TlsConfigs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let (stop_tx, stop) = watch::channel(false);
+    let tracker = TaskTracker::new();
+    // Raft first: the other members may be waiting for this node's vote.
+    if let (Ledger::Cluster(node), Some(listener)) = (&ledger, listeners.raft) {
+        let router = grpc::builder(tls.raft)?
+            .add_service(cluster::service::server(node.clone()))
+            .add_service(cluster::admin::server(node.clone()));
+        tracker.spawn(grpc::serve(router, listener, stop.clone(), "node-to-node"));
+    }
+    let broker = Arc::new(Broker::new(settings, ledger).map_err(ServerError::Broker)?);
+    announce(&broker);
+    let mut background = Vec::new();
+    if let Ledger::Cluster(node) = &broker.ledger {
+        background.push(tokio::spawn(
+            broker.clone().follow_replicated_config(node.clone()),
+        ));
+        let b = broker.clone();
+        node.set_reloader(Arc::new(move || {
+            let b = b.clone();
+            Box::pin(async move { b.reload().await })
+        }));
+    }
+    background.push(tokio::spawn(purge_periodically(broker.clone())));
+    if let Some(listener) = listeners.grpc {
+        log_listening(&listener, "grpc");
+        let router = grpc::builder(tls.grpc)?
+            .add_service(crate::api::grpc::server(broker.clone()))
+            .add_service(crate::api::grpc::reflection().map_err(ServerError::Broker)?);
+        tracker.spawn(grpc::serve(
+            router,
+            listener,
+            stop.clone(),
+            "public gRPC API",
+        ));
+    }
+    let ctx = crate::api::http::Context::new(broker.clone());
+    let plain = listeners.http.into_iter().map(|l| (l, None));
+    let secure = listeners.https.into_iter().map(|l| (l, tls.https.clone()));
+    for (listener, tls) in plain.chain(secure) {
+        log_listening(&listener, if tls.is_some() { "https" } else { "http" });
+        tracker.spawn(crate::api::http::serve(
+            ctx.clone(),
+            listener,
+            tls,
+            stop.clone(),
+            tracker.clone(),
+        ));
+    }
+    reload_until(&broker, shutdown).await?;
+    tracing::info!("shutting down");
+    for task in background {
+        task.abort();
+    }
+    let _ = stop_tx.send(true);
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = tracker.len(),
+            "connections still open after the shutdown grace period; closing them"
+        );
+    }
+    Ok(())
+}
+
+fn log_listening(listener: &TcpListener, scheme: &'static str) {
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(address = %addr, scheme, "listening"),
+        Err(e) => tracing::warn!(error = %e, scheme, "listening on an unknown address"),
+    }
+}
+
+/// Reload the configuration files on every SIGHUP until `shutdown`.
+async fn reload_until(
+    broker: &Broker,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let mut hup = signals::reloads()?;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match broker.reload().await {
+                Ok(()) => tracing::info!(profiles = broker.current().profiles.profiles.len(), "configuration reloaded"),
+                Err(e) => tracing::error!(error = %e, "reload failed; keeping the running configuration"),
+            },
+            _ = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+async fn purge_periodically(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = broker.purge().await {
+            tracing::error!(error = %e, "purging expired cookies and placements failed");
+        }
+    }
+}
+
+/// Log what was loaded and warn about settings this broker does not act on.
+fn announce(broker: &Broker) {
+    let loaded = broker.current();
+    tracing::info!(
+        conf = %loaded.conf.path,
+        profiles = %loaded.profiles.path,
+        count = loaded.profiles.profiles.len(),
+        data_dir = %broker.settings.data_dir.display(),
+        "configuration loaded"
+    );
+    for key in [
+        "pre_auth_scripts",
+        "post_auth_scripts",
+        "select_session_scripts",
+    ] {
+        let set = loaded
+            .conf
+            .get("global", key)
+            .and_then(|v| v.as_list())
+            .is_some_and(|l| l.iter().any(|s| !s.is_empty()));
+        if set {
+            tracing::warn!(
+                key,
+                "optional broker scripts are Python modules of the reference and are not run"
+            );
+        }
+    }
+    let mode = loaded.conf.agent_query_mode("inifile");
+    if mode != "NONE" {
+        tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
+    }
+}
