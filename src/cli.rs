@@ -132,8 +132,8 @@ pub enum CliError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Broker(String),
-    #[error("{0}")]
-    Keygen(String),
+    #[error(transparent)]
+    Keygen(#[from] crate::keygen::KeygenError),
 }
 
 /// Run the command line; the returned error is printed by the binary.
@@ -161,8 +161,7 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
             Ok(server::start(args.resolve(node), inherited).await?)
         }
         Command::Keygen(args) => {
-            let files = crate::keygen::generate(&args.out, &args.nodes, &args.clients)
-                .map_err(CliError::Keygen)?;
+            let files = crate::keygen::generate(&args.out, &args.nodes, &args.clients)?;
             for file in files {
                 println!("{file}");
             }

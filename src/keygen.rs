@@ -7,12 +7,35 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The name every node certificate carries and every node verifies.
 pub const NODE_NAME: &str = "x2gobroker-node";
 
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
+/// Why certificates could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeygenError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    ReadKey { path: PathBuf, source: rcgen::Error },
+    #[error("making a certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("certificate name {0:?}: use letters, digits, '-' and '_'")]
+    BadName(String),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeygenError + '_ {
+    move |source| KeygenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), KeygenError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -21,13 +44,12 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(io_error(path))?;
+    f.write_all(text.as_bytes()).map_err(io_error(path))
 }
 
-fn write_public(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+fn write_public(path: &Path, text: &str) -> Result<(), KeygenError> {
+    std::fs::write(path, text).map_err(io_error(path))
 }
 
 fn ca_params() -> CertificateParams {
@@ -43,18 +65,24 @@ fn ca_params() -> CertificateParams {
 /// Create `ca.pem`, `ca-key.pem` (unless the CA exists), `node{id}.pem`,
 /// `node{id}-key.pem` for every id, and `{name}.pem`, `{name}-key.pem` for
 /// every client name (for `x2gobrokerctl`), in `dir`. Returns the files written.
-pub fn generate(dir: &Path, node_ids: &[u64], clients: &[String]) -> Result<Vec<String>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn generate(
+    dir: &Path,
+    node_ids: &[u64],
+    clients: &[String],
+) -> Result<Vec<String>, KeygenError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let ca_cert_path = dir.join("ca.pem");
     let ca_key_path = dir.join("ca-key.pem");
     let mut written = Vec::new();
     let ca_key = if ca_key_path.exists() && ca_cert_path.exists() {
-        let key_pem = std::fs::read_to_string(&ca_key_path)
-            .map_err(|e| format!("{}: {e}", ca_key_path.display()))?;
-        KeyPair::from_pem(&key_pem).map_err(|e| format!("{}: {e}", ca_key_path.display()))?
+        let key_pem = std::fs::read_to_string(&ca_key_path).map_err(io_error(&ca_key_path))?;
+        KeyPair::from_pem(&key_pem).map_err(|source| KeygenError::ReadKey {
+            path: ca_key_path.clone(),
+            source,
+        })?
     } else {
-        let key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let cert = ca_params().self_signed(&key).map_err(|e| e.to_string())?;
+        let key = KeyPair::generate()?;
+        let cert = ca_params().self_signed(&key)?;
         write_public(&ca_cert_path, &cert.pem())?;
         write_private(&ca_key_path, &key.serialize_pem())?;
         written.extend([
@@ -64,9 +92,7 @@ pub fn generate(dir: &Path, node_ids: &[u64], clients: &[String]) -> Result<Vec<
         key
     };
     // The issuer for signing: same name and key as the CA on disk.
-    let ca = ca_params()
-        .self_signed(&ca_key)
-        .map_err(|e| e.to_string())?;
+    let ca = ca_params().self_signed(&ca_key)?;
     let subjects = node_ids
         .iter()
         .map(|id| (format!("node{id}"), format!("x2gobroker node {id}")))
@@ -81,21 +107,16 @@ pub fn generate(dir: &Path, node_ids: &[u64], clients: &[String]) -> Result<Vec<
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(format!(
-                "certificate name {name:?}: use letters, digits, '-' and '_'"
-            ));
+            return Err(KeygenError::BadName(name));
         }
-        let key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut params =
-            CertificateParams::new(vec![NODE_NAME.to_string()]).map_err(|e| e.to_string())?;
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(vec![NODE_NAME.to_string()])?;
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
-        params.subject_alt_names.push(SanType::DnsName(
-            format!("{name}.{NODE_NAME}")
-                .try_into()
-                .map_err(|e| format!("{e}"))?,
-        ));
+        params
+            .subject_alt_names
+            .push(SanType::DnsName(format!("{name}.{NODE_NAME}").try_into()?));
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
@@ -104,9 +125,7 @@ pub fn generate(dir: &Path, node_ids: &[u64], clients: &[String]) -> Result<Vec<
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
-        let cert = params
-            .signed_by(&key, &ca, &ca_key)
-            .map_err(|e| e.to_string())?;
+        let cert = params.signed_by(&key, &ca, &ca_key)?;
         let cert_path = dir.join(format!("{name}.pem"));
         let key_path = dir.join(format!("{name}-key.pem"));
         write_public(&cert_path, &cert.pem())?;

@@ -4,6 +4,7 @@
 //! hands them to `run`, which serves every listener until the shutdown
 //! future resolves and waits, within a bound, for every connection task.
 
+mod announce;
 pub mod grpc;
 pub mod listen;
 mod run;

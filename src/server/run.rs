@@ -2,7 +2,7 @@
 //! tracked, and on shutdown the node stops accepting, lets requests in
 //! flight finish, and waits for them up to `SHUTDOWN_GRACE`.
 
-use super::{grpc, signals, ServerError};
+use super::{announce::announce, grpc, signals, ServerError};
 use crate::broker::{Broker, Ledger, Settings};
 use crate::cluster;
 use std::future::Future;
@@ -143,38 +143,5 @@ async fn purge_periodically(broker: Arc<Broker>) {
         if let Err(e) = broker.purge().await {
             tracing::error!(error = %e, "purging expired cookies and placements failed");
         }
-    }
-}
-
-/// Log what was loaded and warn about settings this broker does not act on.
-fn announce(broker: &Broker) {
-    let loaded = broker.current();
-    tracing::info!(
-        conf = %loaded.conf.path,
-        profiles = %loaded.profiles.path,
-        count = loaded.profiles.profiles.len(),
-        data_dir = %broker.settings.data_dir.display(),
-        "configuration loaded"
-    );
-    for key in [
-        "pre_auth_scripts",
-        "post_auth_scripts",
-        "select_session_scripts",
-    ] {
-        let set = loaded
-            .conf
-            .get("global", key)
-            .and_then(|v| v.as_list())
-            .is_some_and(|l| l.iter().any(|s| !s.is_empty()));
-        if set {
-            tracing::warn!(
-                key,
-                "optional broker scripts are Python modules of the reference and are not run"
-            );
-        }
-    }
-    let mode = loaded.conf.agent_query_mode("inifile");
-    if mode != "NONE" {
-        tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
     }
 }

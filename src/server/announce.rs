@@ -1,0 +1,91 @@
+//! Start-up notices: what configuration was loaded, which of its settings
+//! this broker does not act on, and which PAM service file checks passwords.
+
+use crate::broker::Broker;
+use std::path::Path;
+
+/// Log what was loaded and warn about settings this broker does not act on.
+pub fn announce(broker: &Broker) {
+    let loaded = broker.current();
+    tracing::info!(
+        conf = %loaded.conf.path,
+        profiles = %loaded.profiles.path,
+        count = loaded.profiles.profiles.len(),
+        data_dir = %broker.settings.data_dir.display(),
+        "configuration loaded"
+    );
+    for key in [
+        "pre_auth_scripts",
+        "post_auth_scripts",
+        "select_session_scripts",
+    ] {
+        let set = loaded
+            .conf
+            .get("global", key)
+            .and_then(|v| v.as_list())
+            .is_some_and(|l| l.iter().any(|s| !s.is_empty()));
+        if set {
+            tracing::warn!(
+                key,
+                "optional broker scripts are Python modules of the reference and are not run"
+            );
+        }
+    }
+    let mode = loaded.conf.agent_query_mode("inifile");
+    if mode != "NONE" {
+        tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
+    }
+    if loaded.conf.auth_mech("inifile") == "pam" {
+        pam_service_notice(&broker.settings.pam_service, Path::new(PAM_DIR));
+    }
+}
+
+/// Where PAM service files live.
+const PAM_DIR: &str = "/etc/pam.d";
+/// The service file this repository ships (`cluster-config/pam.d/x2gobroker`).
+const BUNDLED_PAM_SERVICE: &str = include_str!("../../cluster-config/pam.d/x2gobroker");
+
+/// Which PAM service file password checks go through: ours, the reference's
+/// (Debian's x2gobroker-common ships one with other includes), or another.
+fn pam_service_notice(service: &str, dir: &Path) {
+    let path = dir.join(service);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let includes = pam_includes(&text);
+            let origin = if text == BUNDLED_PAM_SERVICE {
+                "bundled with x2gobroker-rs"
+            } else if includes == ["common-auth", "common-password"] {
+                "the reference's (Debian x2gobroker-common): account checks (expiry, locks) are not made"
+            } else {
+                "site-specific"
+            };
+            tracing::info!(file = %path.display(), includes = %includes.join(", "), origin, "PAM service in use");
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "PAM service file not readable; PAM falls back to its \"other\" service")
+        }
+    }
+}
+
+/// The `@include` lines of a PAM service file, in order.
+fn pam_includes(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("@include"))
+        .map(str::trim)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_includes_of_both_service_files() {
+        assert_eq!(
+            pam_includes(BUNDLED_PAM_SERVICE),
+            ["common-auth", "common-account"]
+        );
+        let reference = "#%PAM-1.0\n@include common-auth\n@include common-password\n";
+        assert_eq!(pam_includes(reference), ["common-auth", "common-password"]);
+    }
+}
