@@ -179,7 +179,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::CheckConfig(args) => {
             let serve = ServeArgs::parse_from_config(args);
-            let loaded = broker::load_config(&serve.settings())?;
+            let loaded = broker::load_config(&serve.settings()).map_err(|e| e.to_string())?;
             println!(
                 "{}: ok; {}: {} profiles",
                 loaded.conf.path,
@@ -343,7 +343,7 @@ async fn start_public_grpc(
         .await
         .map_err(|e| format!("binding gRPC listener {addr}: {e}"))?;
     tracing::info!(address = %addr, "public gRPC API listening");
-    let reflection = crate::api::grpc::reflection()?;
+    let reflection = crate::api::grpc::reflection().map_err(|e| e.to_string())?;
     let api = crate::api::grpc::server(broker);
     Ok(tokio::spawn(async move {
         let incoming = nodelay_incoming(listener);
@@ -386,11 +386,10 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
             return Err("--https needs --tls-cert and --tls-key".into());
         };
-        Some(crate::api::http::tls::server_config(
-            cert,
-            key,
-            args.allow_tls12,
-        )?)
+        Some(
+            crate::api::http::tls::server_config(cert, key, args.allow_tls12)
+                .map_err(|e| e.to_string())?,
+        )
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -402,7 +401,7 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         }
         None => Ledger::Local(Store::open(&args.data_dir)?),
     };
-    let broker = Arc::new(Broker::new(args.settings(), ledger)?);
+    let broker = Arc::new(Broker::new(args.settings(), ledger).map_err(|e| e.to_string())?);
     let loaded = broker.current();
     tracing::info!(
         conf = %loaded.conf.path,
@@ -433,14 +432,14 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
     }
     let mut background = Vec::new();
-    if let Ledger::Cluster(node) = &broker.ledger {
+    if let Some(node) = broker.cluster_node() {
         background.push(tokio::spawn(
             broker.clone().follow_replicated_config(node.clone()),
         ));
         let b = broker.clone();
         node.set_reloader(Arc::new(move || {
             let b = b.clone();
-            Box::pin(async move { b.reload().await })
+            Box::pin(async move { b.reload().await.map_err(|e| e.to_string()) })
         }));
     }
     if let Some(addr) = args.grpc {
