@@ -20,6 +20,9 @@ pub mod pubkeys;
 pub mod selection;
 pub mod task;
 
+#[cfg(test)]
+mod tests;
+
 pub use access::{Access, Credentials};
 pub use error::BrokerError;
 pub use ledger::{Ledger, LedgerError};
