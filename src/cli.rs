@@ -130,8 +130,8 @@ pub enum CliError {
     Server(#[from] server::ServerError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{0}")]
-    Broker(String),
+    #[error(transparent)]
+    Load(#[from] crate::broker::LoadError),
     #[error(transparent)]
     Keygen(#[from] crate::keygen::KeygenError),
 }
@@ -143,8 +143,7 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
     match cli.command {
         Command::CheckConfig(files) => {
             let defaults = ServeArgs::parse_from(["serve"]);
-            let loaded = broker::load_config(&settings(&files, None, &defaults))
-                .map_err(CliError::Broker)?;
+            let loaded = broker::load_config(&settings(&files, None, &defaults))?;
             println!(
                 "{}: ok; {}: {} profiles",
                 loaded.conf.path,

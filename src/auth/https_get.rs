@@ -4,6 +4,7 @@
 //! The server certificate is verified against the system's CA store
 //! (`SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured).
 
+use super::AuthError;
 use base64::Engine;
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
@@ -22,50 +23,73 @@ pub struct Target {
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+/// What went wrong asking the web server (the login is refused).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpsGetError {
+    #[error("no trusted CA certificates found")]
+    NoTrustedCertificates,
+    #[error("TLS client configuration: {0}")]
+    ClientConfig(rustls::Error),
+    #[error("not a valid server name: {0}")]
+    ServerName(rustls::pki_types::InvalidDnsNameError),
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
+    #[error("TLS: {0}")]
+    Handshake(std::io::Error),
+    #[error("write: {0}")]
+    Write(std::io::Error),
+    #[error("read: {0}")]
+    Read(std::io::Error),
+    #[error("no HTTP status line in the answer")]
+    NoStatusLine,
+    #[error("no answer within {} s", TIMEOUT.as_secs())]
+    TimedOut,
+}
+
+fn client_config() -> Result<Arc<rustls::ClientConfig>, HttpsGetError> {
     let mut roots = rustls::RootCertStore::empty();
     let loaded = rustls_native_certs::load_native_certs();
     for cert in loaded.certs {
         let _ = roots.add(cert);
     }
     if roots.is_empty() {
-        return Err("no trusted CA certificates found".into());
+        return Err(HttpsGetError::NoTrustedCertificates);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(HttpsGetError::ClientConfig)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(cfg))
 }
 
-/// Ask the web server; any error counts as a refusal (and is logged).
-pub async fn check(target: &Target, login: &str, password: &str) -> bool {
-    match tokio::time::timeout(TIMEOUT, request(target, login, password)).await {
-        Ok(Ok(status)) => status == 200,
-        Ok(Err(e)) => {
-            tracing::warn!(host = %target.host, error = %e, "https_get authentication request failed");
-            false
-        }
-        Err(_) => {
-            tracing::warn!(host = %target.host, "https_get authentication request timed out");
-            false
-        }
-    }
+/// Ask the web server: `Ok(true)` when it answers 200, `Ok(false)` for any
+/// other status, `Err` when it could not be asked.
+pub async fn check(target: &Target, login: &str, password: &str) -> Result<bool, AuthError> {
+    let answer = match tokio::time::timeout(TIMEOUT, request(target, login, password)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(HttpsGetError::TimedOut),
+    };
+    answer
+        .map(|status| status == 200)
+        .map_err(|source| AuthError::HttpsGet {
+            host: target.host.clone(),
+            port: target.port,
+            source,
+        })
 }
 
-async fn request(target: &Target, login: &str, password: &str) -> Result<u16, String> {
+async fn request(target: &Target, login: &str, password: &str) -> Result<u16, HttpsGetError> {
     let cfg = client_config()?;
-    let name =
-        ServerName::try_from(target.host.clone()).map_err(|e| format!("server name: {e}"))?;
+    let name = ServerName::try_from(target.host.clone()).map_err(HttpsGetError::ServerName)?;
     let tcp = TcpStream::connect((target.host.as_str(), target.port))
         .await
-        .map_err(|e| format!("connect: {e}"))?;
+        .map_err(HttpsGetError::Connect)?;
     let mut tls = TlsConnector::from(cfg)
         .connect(name, tcp)
         .await
-        .map_err(|e| format!("TLS: {e}"))?;
+        .map_err(HttpsGetError::Handshake)?;
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"));
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: X2Go Session Broker\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n",
@@ -73,21 +97,19 @@ async fn request(target: &Target, login: &str, password: &str) -> Result<u16, St
     );
     tls.write_all(req.as_bytes())
         .await
-        .map_err(|e| format!("write: {e}"))?;
+        .map_err(HttpsGetError::Write)?;
     let mut head = Vec::with_capacity(256);
     let mut buf = [0u8; 256];
     while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 8192 {
-        let n = tls.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        let n = tls.read(&mut buf).await.map_err(HttpsGetError::Read)?;
         if n == 0 {
             break;
         }
         head.extend_from_slice(&buf[..n]);
     }
     let line = String::from_utf8_lossy(&head);
-    let status = line
-        .split_whitespace()
+    line.split_whitespace()
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| "no HTTP status line".to_string())?;
-    Ok(status)
+        .ok_or(HttpsGetError::NoStatusLine)
 }

@@ -8,6 +8,27 @@ pub mod ratelimit;
 
 use crate::config::BrokerConf;
 
+/// Why a mechanism gave no answer (as opposed to refusing the credentials).
+/// The broker logs these and refuses the login; they never reach a client.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication mechanism '{0}' is not available")]
+    Unsupported(String),
+    #[error("PAM service '{service}' could not start: {source}")]
+    PamStart {
+        service: String,
+        source: ::pam::PamError,
+    },
+    #[error("PAM conversation for service '{service}' did not finish")]
+    PamAborted { service: String },
+    #[error("https_get check at {host}:{port}: {source}")]
+    HttpsGet {
+        host: String,
+        port: u16,
+        source: https_get::HttpsGetError,
+    },
+}
+
 /// A configured authentication mechanism.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mechanism {
@@ -42,6 +63,22 @@ impl Mechanism {
                 })
             }
             other => Mechanism::Unsupported(other.to_string()),
+        }
+    }
+
+    /// Check `login`'s `password`: `Ok(false)` is a refusal, `Err` means the
+    /// mechanism gave no answer (the caller logs it and refuses the login).
+    pub async fn verify(
+        &self,
+        pam: &pam::Pam,
+        login: &str,
+        password: &str,
+    ) -> Result<bool, AuthError> {
+        match self {
+            Mechanism::None => Ok(true),
+            Mechanism::Pam => pam.check(login, password).await,
+            Mechanism::HttpsGet(target) => https_get::check(target, login, password).await,
+            Mechanism::Unsupported(name) => Err(AuthError::Unsupported(name.clone())),
         }
     }
 }
@@ -91,5 +128,21 @@ mod tests {
             Mechanism::from_conf(&c, "inifile"),
             Mechanism::Unsupported("ldap".into())
         );
+    }
+
+    #[tokio::test]
+    async fn verify_by_mechanism() {
+        let pam = pam::Pam::new("x2gobroker-no-such-service", 1);
+        assert!(Mechanism::None.verify(&pam, "u", "").await.unwrap());
+        let e = Mechanism::Unsupported("ldap".into())
+            .verify(&pam, "u", "p")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "authentication mechanism 'ldap' is not available"
+        );
+        // Empty credentials never reach PAM.
+        assert!(!Mechanism::Pam.verify(&pam, "", "p").await.unwrap());
     }
 }

@@ -1,6 +1,7 @@
 //! Password checks through the system's PAM stack (service `x2gobroker`,
 //! as the reference uses). Runs on a blocking thread, a few at a time.
 
+use super::AuthError;
 use pam::{Authenticator, Converse};
 use std::ffi::{CStr, CString};
 use std::sync::Arc;
@@ -47,46 +48,47 @@ impl Pam {
         }
     }
 
-    /// Authenticate and run account management; `false` on any failure.
-    pub async fn check(&self, login: &str, password: &str) -> bool {
+    /// Authenticate and run account management: `Ok(false)` when PAM refuses
+    /// (or the credentials cannot
+    /// be passed to it), `Err` when PAM itself could not run.
+    pub async fn check(&self, login: &str, password: &str) -> Result<bool, AuthError> {
         if login.is_empty()
             || password.is_empty()
             || login.contains('\0')
             || password.contains('\0')
         {
-            return false;
+            return Ok(false);
         }
-        let Ok(_slot) = self.slots.clone().acquire_owned().await else {
-            return false;
+        let aborted = || AuthError::PamAborted {
+            service: self.service.clone(),
         };
+        let _slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| aborted())?;
         let (login, password, service) = (
             login.to_string(),
             password.to_string(),
             self.service.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            let mut auth = match Authenticator::with_handler(
-                &service,
-                Answers {
-                    login: login.clone(),
-                    password,
-                },
-            ) {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::error!(service = %service, error = ?e, "PAM start failed");
-                    return false;
-                }
+            let answers = Answers {
+                login: login.clone(),
+                password,
             };
+            let mut auth = Authenticator::with_handler(&service, answers)
+                .map_err(|source| AuthError::PamStart { service, source })?;
             match auth.authenticate() {
-                Ok(()) => true,
+                Ok(()) => Ok(true),
                 Err(e) => {
                     tracing::debug!(user = %login, error = ?e, "PAM refused");
-                    false
+                    Ok(false)
                 }
             }
         })
         .await
-        .unwrap_or(false)
+        .map_err(|_| aborted())?
     }
 }

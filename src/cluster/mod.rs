@@ -360,6 +360,25 @@ impl Node {
     }
 }
 
+/// What the broker reads of its node, so it never reaches into `raft` or
+/// `machine` itself.
+impl Node {
+    /// The replicated configuration this node has applied, with its version.
+    pub fn applied_config(&self) -> Option<(u64, crate::state::ConfigTexts)> {
+        self.machine.read().state.config().cloned()
+    }
+
+    /// Whether this node leads the cluster, as far as it knows.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// Read the applied state (after `read_barrier` for a linearizable read).
+    pub fn read_state<T>(&self, f: impl FnOnce(&crate::state::State) -> T) -> T {
+        f(&self.machine.read().state)
+    }
+}
+
 /// What `/status` reports about a node.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Status {

@@ -59,12 +59,23 @@ pub enum Decision {
     NoneAvailable,
 }
 
+/// The single-host shortcut, decided here and nowhere else: a profile with
+/// exactly one candidate host always gets that host, whatever its state and
+/// whatever was placed before, so there is no placement to make (the broker
+/// proposes no state command for it). Generic over how a caller describes
+/// its candidates.
+pub fn sole_host<T>(hosts: &[T]) -> Option<&T> {
+    match hosts {
+        [only] => Some(only),
+        _ => None,
+    }
+}
+
 /// Decide where `sessions` (the user's) and `hosts` (the profile's, in profile order) lead.
 pub fn decide(hosts: &[HostView], sessions: &[UserSession]) -> Decision {
-    if hosts.len() == 1 {
-        // A profile with one host always gets that host.
+    if let Some(only) = sole_host(hosts) {
         return resume_on(hosts, sessions).unwrap_or(Decision::New {
-            host: hosts[0].name.clone(),
+            host: only.name.clone(),
         });
     }
     if let Some(d) = resume_on(hosts, sessions) {
@@ -219,6 +230,16 @@ mod tests {
                 host: "only".into()
             }
         );
+    }
+
+    #[test]
+    fn sole_host_only_for_one_candidate() {
+        assert_eq!(
+            sole_host(&hosts(&["a"])).map(|h| h.name.as_str()),
+            Some("a")
+        );
+        assert!(sole_host(&hosts(&["a", "b"])).is_none());
+        assert!(sole_host::<HostView>(&[]).is_none());
     }
 
     #[test]

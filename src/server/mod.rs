@@ -42,8 +42,12 @@ pub enum ServerError {
     },
     #[error("{0}")]
     Ledger(String),
-    #[error("{0}")]
-    Broker(String),
+    #[error(transparent)]
+    Config(#[from] crate::broker::LoadError),
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error(transparent)]
+    HttpsTls(#[from] crate::api::http::tls::TlsConfigError),
 }
 
 /// What a node serves, resolved from the command line and the node file.
@@ -105,10 +109,11 @@ impl Options {
         let https = if self.https.is_empty() {
             None
         } else {
-            Some(
-                crate::api::http::tls::server_config(cert, key, self.allow_tls12)
-                    .map_err(ServerError::Tls)?,
-            )
+            Some(crate::api::http::tls::server_config(
+                cert,
+                key,
+                self.allow_tls12,
+            )?)
         };
         let grpc = match self.grpc {
             Some(_) => {

@@ -53,17 +53,17 @@ pub async fn run(
             .add_service(cluster::admin::server(node.clone()));
         tracker.spawn(grpc::serve(router, listener, stop.clone(), "node-to-node"));
     }
-    let broker = Arc::new(Broker::new(settings, ledger).map_err(ServerError::Broker)?);
+    let broker = Arc::new(Broker::new(settings, ledger)?);
     announce(&broker);
     let mut background = Vec::new();
-    if let Ledger::Cluster(node) = &broker.ledger {
+    if let Some(node) = broker.cluster_node() {
         background.push(tokio::spawn(
             broker.clone().follow_replicated_config(node.clone()),
         ));
         let b = broker.clone();
         node.set_reloader(Arc::new(move || {
             let b = b.clone();
-            Box::pin(async move { b.reload().await })
+            Box::pin(async move { b.reload().await.map_err(|e| e.to_string()) })
         }));
     }
     background.push(tokio::spawn(purge_periodically(broker.clone())));
@@ -71,7 +71,7 @@ pub async fn run(
         log_listening(&listener, "grpc");
         let router = grpc::builder(tls.grpc)?
             .add_service(crate::api::grpc::server(broker.clone()))
-            .add_service(crate::api::grpc::reflection().map_err(ServerError::Broker)?);
+            .add_service(crate::api::grpc::reflection()?);
         tracker.spawn(grpc::serve(
             router,
             listener,

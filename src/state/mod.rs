@@ -375,38 +375,30 @@ impl State {
         window_ms: Millis,
         writes: &mut Vec<Write>,
     ) -> PlacedOutcome {
-        // A user placed recently on a host that is still usable goes back there.
-        let sticky = self
-            .placement(profile, user)
-            .filter(|r| now.saturating_sub(r.at) <= window_ms)
-            .and_then(|r| {
-                candidates
-                    .iter()
-                    .find(|c| c.name == r.host && (c.alive || candidates.len() == 1))
-            })
-            .map(|c| c.name.clone());
-        let chosen = match sticky {
-            Some(h) => Some(h),
-            None => {
-                let view: Vec<HostView> = candidates
-                    .iter()
-                    .map(|c| HostView {
-                        alive: c.alive,
-                        recent_placements: self.placements_on(&c.name),
-                        ..HostView::new(c.name.clone())
-                    })
-                    .collect();
-                if view.is_empty() {
-                    None
-                } else {
+        let chosen = match placement::sole_host(candidates) {
+            Some(only) => Some(only.name.clone()),
+            // A user placed recently on a host that is still usable goes back there.
+            None => self
+                .placement(profile, user)
+                .filter(|r| now.saturating_sub(r.at) <= window_ms)
+                .and_then(|r| candidates.iter().find(|c| c.name == r.host && c.alive))
+                .map(|c| c.name.clone())
+                .or_else(|| {
+                    let view: Vec<HostView> = candidates
+                        .iter()
+                        .map(|c| HostView {
+                            alive: c.alive,
+                            recent_placements: self.placements_on(&c.name),
+                            ..HostView::new(c.name.clone())
+                        })
+                        .collect();
                     match placement::decide(&view, &[]) {
                         Decision::New { host }
                         | Decision::Resume { host, .. }
                         | Decision::TakeOver { host, .. } => Some(host),
                         Decision::NoneAvailable => None,
                     }
-                }
-            }
+                }),
         };
         match chosen {
             Some(host) => {
@@ -552,6 +544,15 @@ mod tests {
             placement_window_ms: 10_000,
         });
         assert_eq!(s.placements_on("a"), 0);
+    }
+
+    #[test]
+    fn a_single_candidate_is_chosen_even_when_down() {
+        let mut s = State::default();
+        let (o, _) = s.apply(&place("u", &[("only", false)], 0));
+        assert_eq!(o, Outcome::Placed(PlacedOutcome::Host("only".into())));
+        let (o, _) = s.apply(&place("u", &[("other", false)], 1));
+        assert_eq!(o, Outcome::Placed(PlacedOutcome::Host("other".into())));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the user's placements and cluster status, with the HTTP frontends'
 //! authentication; server reflection lets grpcurl explore it.
 
-use crate::broker::{Access, Backend, Broker, Credentials as Creds};
+use crate::broker::{Access, Backend, Broker, BrokerError, Credentials as Creds, LedgerError};
 use crate::config::value::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -31,12 +31,31 @@ pub fn reflection() -> Result<
     tonic_reflection::server::v1::ServerReflectionServer<
         impl tonic_reflection::server::v1::ServerReflection,
     >,
-    String,
+    tonic_reflection::server::Error,
 > {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::DESCRIPTOR)
         .build_v1()
-        .map_err(|e| e.to_string())
+}
+
+/// The one mapping of broker failures to gRPC statuses: the full text is
+/// logged here, the client gets at most the short public reason.
+fn status(rpc: &'static str, e: BrokerError) -> Status {
+    let reason = e.public_reason();
+    match e {
+        BrokerError::Ledger(_) => {
+            tracing::warn!(rpc, error = %e, "gRPC request failed");
+            Status::unavailable(reason.unwrap_or("state unavailable"))
+        }
+        BrokerError::Load(_) | BrokerError::UnexpectedOutcome { .. } => {
+            tracing::error!(rpc, error = %e, "gRPC request failed");
+            Status::internal(reason.unwrap_or("internal error"))
+        }
+    }
+}
+
+fn ledger_status(rpc: &'static str, e: LedgerError) -> Status {
+    status(rpc, e.into())
 }
 
 fn client_ip<T>(req: &Request<T>) -> IpAddr {
@@ -49,6 +68,7 @@ impl Api {
     /// The HTTP frontends' access check; the next cookie on success.
     async fn authenticate(
         &self,
+        rpc: &'static str,
         creds: Option<&Credentials>,
         client: IpAddr,
     ) -> Result<(String, String), Status> {
@@ -62,11 +82,12 @@ impl Api {
             cookie: &c.authid,
             ip: &ip,
         };
-        match self
+        let access = self
             .broker
             .check_access(&loaded, Backend::Inifile, creds, true)
             .await
-        {
+            .map_err(|e| status(rpc, e))?;
+        match access {
             Access::Granted { next_cookie } => {
                 Ok((c.user.clone(), next_cookie.unwrap_or_default()))
             }
@@ -75,16 +96,7 @@ impl Api {
                 "too many failed logins; retry in {} s",
                 wait.as_secs().max(1)
             ))),
-            Access::Unavailable(why) => Err(Status::unavailable(why)),
         }
-    }
-
-    async fn barrier(&self) -> Result<(), Status> {
-        self.broker
-            .ledger
-            .read_barrier()
-            .await
-            .map_err(Status::unavailable)
     }
 }
 
@@ -96,13 +108,14 @@ impl BrokerApi for Api {
     ) -> Result<Response<ListProfilesReply>, Status> {
         let client = client_ip(&req);
         let (user, next_authid) = self
-            .authenticate(req.get_ref().credentials.as_ref(), client)
+            .authenticate("ListProfiles", req.get_ref().credentials.as_ref(), client)
             .await?;
-        self.barrier().await?;
         let loaded = self.broker.current();
         let profiles = self
             .broker
             .list_profiles(&loaded, Backend::Inifile, &user, Some(client))
+            .await
+            .map_err(|e| ledger_status("ListProfiles", e))?
             .into_iter()
             .map(|(id, entries)| {
                 let get = |k: &str| entries.iter().find(|(key, _)| key == k).map(|(_, v)| v);
@@ -138,7 +151,9 @@ impl BrokerApi for Api {
         if r.profile_id.is_empty() {
             return Err(Status::invalid_argument("profile_id is required"));
         }
-        let (user, next_authid) = self.authenticate(r.credentials.as_ref(), client).await?;
+        let (user, next_authid) = self
+            .authenticate("SelectSession", r.credentials.as_ref(), client)
+            .await?;
         let login = if r.login.is_empty() {
             user
         } else {
@@ -155,7 +170,7 @@ impl BrokerApi for Api {
                 Some(client),
             )
             .await
-            .map_err(Status::unavailable)?;
+            .map_err(|e| status("SelectSession", e))?;
         Ok(Response::new(SelectSessionReply {
             next_authid,
             server: s.server,
@@ -169,21 +184,21 @@ impl BrokerApi for Api {
     ) -> Result<Response<ListSessionsReply>, Status> {
         let client = client_ip(&req);
         let (user, next_authid) = self
-            .authenticate(req.get_ref().credentials.as_ref(), client)
+            .authenticate("ListSessions", req.get_ref().credentials.as_ref(), client)
             .await?;
-        self.barrier().await?;
-        let sessions = self.broker.ledger.read(|state| {
-            state
-                .placements()
-                .filter(|((_, u), _)| *u == user)
-                .map(|((profile, u), rec)| Session {
-                    profile_id: profile.clone(),
-                    user: u.clone(),
-                    host: rec.host.clone(),
-                    placed_at: rec.at,
-                })
-                .collect()
-        });
+        let sessions = self
+            .broker
+            .placements_of(&user)
+            .await
+            .map_err(|e| ledger_status("ListSessions", e))?
+            .into_iter()
+            .map(|p| Session {
+                profile_id: p.profile_id,
+                user: user.clone(),
+                host: p.host,
+                placed_at: p.at,
+            })
+            .collect();
         Ok(Response::new(ListSessionsReply {
             next_authid,
             sessions,
@@ -194,7 +209,7 @@ impl BrokerApi for Api {
         &self,
         _req: Request<ClusterStatusRequest>,
     ) -> Result<Response<ClusterStatusReply>, Status> {
-        let reply = match self.broker.ledger.status() {
+        let reply = match self.broker.status() {
             Some(s) => ClusterStatusReply {
                 node: Some(NodeStatus {
                     id: s.id,

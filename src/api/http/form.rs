@@ -21,23 +21,16 @@ const FIELDS: &[(&str, usize)] = &[
 ];
 
 /// Why a request's fields were refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
+    #[error("malformed percent-encoding in field '{0}'")]
     BadEncoding(String),
+    #[error("field '{0}' is not valid UTF-8")]
     InvalidUtf8(String),
+    #[error("field '{0}' given more than once")]
     Repeated(String),
+    #[error("field '{0}' is too long")]
     TooLong(String),
-}
-
-impl std::fmt::Display for FormError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FormError::BadEncoding(k) => write!(f, "malformed percent-encoding in field '{k}'"),
-            FormError::InvalidUtf8(k) => write!(f, "field '{k}' is not valid UTF-8"),
-            FormError::Repeated(k) => write!(f, "field '{k}' given more than once"),
-            FormError::TooLong(k) => write!(f, "field '{k}' is too long"),
-        }
-    }
 }
 
 /// The known fields of one request.

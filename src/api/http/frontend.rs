@@ -1,64 +1,50 @@
 //! The `/plain/` and `/json/` frontends: one request flow (backend checks,
 //! fields, access check, task) with two renderings of the answer.
 
+use super::error::HttpError;
 use super::form::Form;
 use super::listing;
 use super::pyjson::Json;
 use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
 use super::Context;
-use crate::broker::{Access, Backend, Credentials, Loaded};
+use crate::broker::{Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Task};
 use crate::config::value::Value;
 use crate::profiles::render::{render, RenderContext};
-use hyper::{Response, StatusCode};
+use hyper::Response;
 use std::net::IpAddr;
 
-/// Which protocol a request speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavour {
-    Plain,
-    Json,
-}
-
-impl Flavour {
-    fn output_key(self) -> &'static str {
-        match self {
-            Flavour::Plain => "enable-plain-output",
-            Flavour::Json => "enable-json-output",
-        }
+/// The `x2gobroker.conf` switch of a dialect's frontend.
+fn output_key(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Plain => "enable-plain-output",
+        Dialect::Json => "enable-json-output",
     }
 }
-
-/// A refusal: status and a reason for the log.
-pub type Refusal = (StatusCode, String);
 
 /// The backend named by the path after `/plain/` or `/json/`, if served.
 ///
 /// Read as the reference reads it: the path is percent-decoded; an empty
 /// path means the default backend; otherwise trailing slashes are dropped
 /// and the part before the first `/` is the name (so `/plain//` names none).
-pub fn backend_for(loaded: &Loaded, flavour: Flavour, rest: &str) -> Result<Backend, Refusal> {
+pub fn backend_for(loaded: &Loaded, dialect: Dialect, rest: &str) -> Result<Backend, HttpError> {
     let name = backend_name(rest);
     let name = name.as_str();
     let Some(backend) = Backend::parse(name) else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!(
-                "no such broker backend '{}'",
-                name.chars().take(64).collect::<String>()
-            ),
-        ));
+        return Err(HttpError::NotFound(format!(
+            "no such broker backend '{}'",
+            name.chars().take(64).collect::<String>()
+        )));
     };
-    if !loaded.conf.global_bool(flavour.output_key()) {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("frontend disabled by {}", flavour.output_key()),
-        ));
+    if !loaded.conf.global_bool(output_key(dialect)) {
+        return Err(HttpError::NotFound(format!(
+            "frontend disabled by {}",
+            output_key(dialect)
+        )));
     }
     if !loaded.conf.backend_enabled(backend.name()) {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("broker backend '{name}' is not enabled"),
-        ));
+        return Err(HttpError::NotFound(format!(
+            "broker backend '{name}' is not enabled"
+        )));
     }
     Ok(backend)
 }
@@ -103,41 +89,17 @@ pub fn percent_decode(s: &str) -> String {
 pub async fn handle(
     ctx: &Context,
     loaded: &Loaded,
-    flavour: Flavour,
+    dialect: Dialect,
     backend: Backend,
     form: &Form,
     client: IpAddr,
-) -> Result<Response<Body>, Refusal> {
-    let mut task = form.get("task").to_string();
-    if flavour == Flavour::Json && task == "listsessions" {
-        task = "listprofiles".into();
-    }
-    // An empty task is a plain authentication check (Python X2Go logs in that way).
-    let known = match flavour {
-        Flavour::Plain => ["", "testcon", "listsessions", "selectsession", "setpass"],
-        Flavour::Json => ["", "testcon", "listprofiles", "selectsession", "setpass"],
-    }
-    .contains(&task.as_str());
-    if !known {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unknown task '{}'",
-                task.chars().take(64).collect::<String>()
-            ),
-        ));
-    }
-    let profile_id = match flavour {
-        Flavour::Plain => form.get("sid"),
-        Flavour::Json if form.has("sid") => form.get("sid"),
-        Flavour::Json => form.get("profile-id"),
+) -> Result<Response<Body>, HttpError> {
+    let profile_id = match dialect {
+        Dialect::Plain => form.get("sid"),
+        Dialect::Json if form.has("sid") => form.get("sid"),
+        Dialect::Json => form.get("profile-id"),
     };
-    if task == "selectsession" && profile_id.is_empty() {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "selectsession without a profile id".into(),
-        ));
-    }
+    let task = Task::parse(dialect, form.get("task"), profile_id)?;
     let user = form.get("user");
     let login = match form.get("login") {
         "" => user,
@@ -157,112 +119,121 @@ pub async fn handle(
             },
             true,
         )
-        .await;
+        .await?;
     let next_cookie = match access {
         Access::Granted { next_cookie } => next_cookie,
-        Access::Denied => {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                format!("access denied for user '{user}'"),
-            ))
-        }
+        Access::Denied => return Err(HttpError::AccessDenied(user.to_string())),
         Access::Limited(wait) => return Ok(response::too_many(wait.as_secs())),
-        Access::Unavailable(why) => return Err((StatusCode::SERVICE_UNAVAILABLE, why)),
     };
-    let selected = if task == "selectsession" {
-        let s = broker
-            .select_session(loaded, backend, profile_id, login, Some(client))
-            .await
-            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
-        tracing::info!(user = %login, profile = %profile_id, server = %s.server, port = s.port, "session selected");
-        Some(s)
-    } else {
-        None
+    let mut answer = Answer {
+        dialect,
+        task: &task,
+        next_cookie,
+        profiles: Vec::new(),
+        selected: None,
     };
-    let profiles = if task == "listsessions" || task == "listprofiles" {
-        // Linearizable: a node cut off from the cluster majority answers 503.
-        broker
-            .ledger
-            .read_barrier()
-            .await
-            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
-        listed(ctx, loaded, flavour, backend, user, client)
-    } else {
-        Vec::new()
-    };
-    Ok(match flavour {
-        Flavour::Plain => {
-            if task == "testcon" {
-                return Ok(response::ok(TEXT_PLAIN, "OK"));
-            }
-            let size: usize = profiles.iter().map(|(_, t)| t.len()).sum();
-            let mut out = String::with_capacity(128 + size);
-            if let Some(c) = &next_cookie {
-                out.push_str("AUTHID:");
-                out.push_str(c);
-                out.push('\n');
-            }
-            out.push_str("Access granted\n");
-            if !profiles.is_empty() {
-                out.push_str("START_USER_SESSIONS\n\n");
-                for (_, section) in &profiles {
-                    out.push_str(section);
-                }
-                out.push_str("END_USER_SESSIONS\n");
-            }
-            if let Some(s) = &selected {
-                out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
-            }
-            response::ok(TEXT_PLAIN, out)
+    match &task {
+        Task::TestCon => {
+            return Ok(match dialect {
+                Dialect::Plain => response::ok(TEXT_PLAIN, "OK"),
+                Dialect::Json => response::ok(TEXT_JSON, ""),
+            })
         }
-        Flavour::Json => {
-            if task == "testcon" {
-                return Ok(response::ok(TEXT_JSON, ""));
-            }
-            let mut payload = vec![
-                ("task".to_string(), Json::str(task.clone())),
-                ("auth-status".to_string(), Json::str("Access granted")),
-            ];
-            if let Some(c) = &next_cookie {
-                payload.push(("next-authid".into(), Json::str(c.clone())));
-            }
-            if task == "listprofiles" {
-                let list = profiles
-                    .into_iter()
-                    .map(|(id, text)| (id, Json::Raw(text)))
-                    .collect();
-                payload.push(("profiles".into(), Json::object(list)));
-            }
-            if let Some(s) = &selected {
-                let sel = vec![
-                    ("server".to_string(), Json::str(s.server.clone())),
-                    ("port".to_string(), Json::str(s.port.to_string())),
-                ];
-                payload.push(("selected_session".into(), Json::object(sel)));
-            }
-            response::ok(TEXT_JSON, Json::object(payload).to_text())
+        Task::AuthCheck | Task::SetPass => {}
+        Task::ListProfiles => {
+            let lister = broker.lister(loaded, backend, user, Some(client)).await?;
+            answer.profiles = listed(ctx, loaded, dialect, &lister, user);
         }
-    })
+        Task::SelectSession { profile_id } => {
+            let s = broker
+                .select_session(loaded, backend, profile_id, login, Some(client))
+                .await?;
+            tracing::info!(user = %login, profile = %profile_id, server = %s.server, port = s.port, "session selected");
+            answer.selected = Some(s);
+        }
+    }
+    Ok(answer.render())
 }
 
-/// The profiles `user` may use, sorted by id, each laid out for `flavour`:
+/// What a granted request answers, before it is laid out for its dialect.
+struct Answer<'a> {
+    dialect: Dialect,
+    task: &'a Task,
+    next_cookie: Option<String>,
+    /// Profile id and its text as laid out for the dialect.
+    profiles: Vec<(String, String)>,
+    selected: Option<Selected>,
+}
+
+impl Answer<'_> {
+    fn render(self) -> Response<Body> {
+        match self.dialect {
+            Dialect::Plain => {
+                let size: usize = self.profiles.iter().map(|(_, t)| t.len()).sum();
+                let mut out = String::with_capacity(128 + size);
+                if let Some(c) = &self.next_cookie {
+                    out.push_str("AUTHID:");
+                    out.push_str(c);
+                    out.push('\n');
+                }
+                out.push_str("Access granted\n");
+                if !self.profiles.is_empty() {
+                    out.push_str("START_USER_SESSIONS\n\n");
+                    for (_, section) in &self.profiles {
+                        out.push_str(section);
+                    }
+                    out.push_str("END_USER_SESSIONS\n");
+                }
+                if let Some(s) = &self.selected {
+                    out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
+                }
+                response::ok(TEXT_PLAIN, out)
+            }
+            Dialect::Json => {
+                let mut payload = vec![
+                    ("task".to_string(), Json::str(self.task.name(self.dialect))),
+                    ("auth-status".to_string(), Json::str("Access granted")),
+                ];
+                if let Some(c) = self.next_cookie {
+                    payload.push(("next-authid".into(), Json::str(c)));
+                }
+                if *self.task == Task::ListProfiles {
+                    let list = self
+                        .profiles
+                        .into_iter()
+                        .map(|(id, text)| (id, Json::Raw(text)))
+                        .collect();
+                    payload.push(("profiles".into(), Json::object(list)));
+                }
+                if let Some(s) = self.selected {
+                    let sel = vec![
+                        ("server".to_string(), Json::str(s.server)),
+                        ("port".to_string(), Json::str(s.port.to_string())),
+                    ];
+                    payload.push(("selected_session".into(), Json::object(sel)));
+                }
+                response::ok(TEXT_JSON, Json::object(payload).to_text())
+            }
+        }
+    }
+}
+
+/// The profiles `user` may use, sorted by id, each laid out for `dialect`:
 /// a plain `[id]` section, or a JSON object as it sits inside `"profiles"`.
 fn listed(
     ctx: &Context,
     loaded: &Loaded,
-    flavour: Flavour,
-    backend: Backend,
+    dialect: Dialect,
+    lister: &Lister<'_>,
     user: &str,
-    client: IpAddr,
 ) -> Vec<(String, String)> {
-    let lay = |id: &str, entries: &[(String, Value)]| match flavour {
-        Flavour::Plain => listing::plain_section(id, entries),
-        Flavour::Json => listing::json_object(entries),
+    let lay = |id: &str, entries: &[(String, Value)]| match dialect {
+        Dialect::Plain => listing::plain_section(id, entries),
+        Dialect::Json => listing::json_object(entries),
     };
-    if backend != Backend::Inifile {
-        return ctx
-            .broker
-            .list_profiles(loaded, backend, user, Some(client))
+    if lister.backend() != Backend::Inifile {
+        return lister
+            .profiles()
             .into_iter()
             .map(|(id, entries)| {
                 let text = lay(&id, &entries);
@@ -275,12 +246,12 @@ fn listed(
         .get(loaded)
         .profiles
         .iter()
-        .filter(|(p, _)| ctx.broker.permits(loaded, &p.acls, user, Some(client)))
+        .filter(|(p, _)| lister.permits(p))
         .map(|(p, laid)| {
             let mut text = String::new();
-            match (laid, flavour) {
-                (Some(l), Flavour::Plain) => l.plain.fill(&mut text, user, false),
-                (Some(l), Flavour::Json) => l.json.fill(&mut text, user, true),
+            match (laid, dialect) {
+                (Some(l), Dialect::Plain) => l.plain.fill(&mut text, user, false),
+                (Some(l), Dialect::Json) => l.json.fill(&mut text, user, true),
                 (None, _) => {
                     text = lay(
                         &p.id,

@@ -1,6 +1,7 @@
 //! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
 //! body limits, client addresses, access logging, and the listeners.
 
+pub mod error;
 pub mod form;
 pub mod frontend;
 pub mod listing;
@@ -9,14 +10,14 @@ pub mod response;
 pub mod tls;
 pub mod uccs;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Dialect};
 use bytes::Bytes;
+use error::HttpError;
 use form::Form;
-use frontend::Flavour;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response};
 use response::{Body, TEXT_HTML, TEXT_PLAIN};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -59,17 +60,14 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let client = client_ip(peer);
-    let (status_resp, reason) = match route(&ctx, req, client).await {
+    let (answer, failure) = match route(&ctx, req, client).await {
         Ok(r) => (r, None),
-        Err((status, why)) if status.is_server_error() => {
-            (response::unavailable(status, &why), Some(why))
-        }
-        Err((status, why)) => (response::error(status), Some(why)),
+        Err(e) => (e.response(), Some(e)),
     };
-    let status = status_resp.status();
+    let status = answer.status();
     let shown: String = path.chars().take(200).collect();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    match reason {
+    match failure {
         Some(why) if status.is_client_error() => {
             tracing::warn!(client = %client, method = %method, path = %shown, status = status.as_u16(), reason = %why, ms, "request refused")
         }
@@ -80,10 +78,14 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
             tracing::debug!(client = %client, method = %method, path = %shown, status = status.as_u16(), ms, "request")
         }
     }
-    status_resp
+    answer
 }
 
-type Routed = Result<Response<Body>, (StatusCode, String)>;
+type Routed = Result<Response<Body>, HttpError>;
+
+fn get_only() -> HttpError {
+    HttpError::MethodNotAllowed("GET only".into())
+}
 
 async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed {
     let broker = &ctx.broker;
@@ -92,25 +94,25 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
     if path == "/healthz" {
         return match method {
             Method::GET | Method::HEAD => Ok(response::page(TEXT_PLAIN, "ok\n")),
-            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+            _ => Err(get_only()),
         };
     }
     if path == "/status" {
         return match method {
             Method::GET => {
-                let body = match broker.ledger.status() {
+                let body = match broker.status() {
                     Some(st) => serde_json::to_string_pretty(&st).unwrap_or_default(),
                     None => "{\n  \"role\": \"Standalone\"\n}".to_string(),
                 };
                 Ok(response::page(response::APPLICATION_JSON, body))
             }
-            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+            _ => Err(get_only()),
         };
     }
     if path == "/" {
         return match method {
             Method::GET => Ok(response::page(TEXT_HTML, IT_WORKS)),
-            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+            _ => Err(get_only()),
         };
     }
     if path
@@ -119,12 +121,12 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
     {
         return match method {
             Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys())),
-            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into())),
+            _ => Err(get_only()),
         };
     }
     if let Some((backend, version)) = uccs::parse_api_path(&path) {
         if method != Method::GET {
-            return Err((StatusCode::METHOD_NOT_ALLOWED, "GET only".into()));
+            return Err(get_only());
         }
         let auth = req
             .headers()
@@ -137,46 +139,39 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
     if uccs::is_ping_path(&path) {
         return match method {
             Method::GET | Method::HEAD => Ok(response::page(TEXT_HTML, uccs::utc_now_text())),
-            _ => Err((StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only".into())),
+            _ => Err(HttpError::MethodNotAllowed("GET or HEAD only".into())),
         };
     }
-    let (flavour, rest) = if let Some(rest) = path.strip_prefix("/plain/") {
-        (Flavour::Plain, rest.to_string())
+    let (dialect, rest) = if let Some(rest) = path.strip_prefix("/plain/") {
+        (Dialect::Plain, rest.to_string())
     } else if let Some(rest) = path.strip_prefix("/json/") {
-        (Flavour::Json, rest.to_string())
+        (Dialect::Json, rest.to_string())
     } else {
-        return Err((StatusCode::NOT_FOUND, "no such path".into()));
+        return Err(HttpError::NotFound("no such path".into()));
     };
     let allowed = method == Method::POST || (method == Method::GET && broker.settings.allow_get);
     if !allowed {
-        return Err((
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{method} not allowed here"),
-        ));
+        return Err(HttpError::MethodNotAllowed(format!(
+            "{method} not allowed here"
+        )));
     }
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let body = read_body(req).await?;
     let loaded = broker.current();
-    let backend = frontend::backend_for(&loaded, flavour, &rest)?;
-    let form = Form::parse(&query, &body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
-    frontend::handle(ctx, &loaded, flavour, backend, &form, client).await
+    let backend = frontend::backend_for(&loaded, dialect, &rest)?;
+    let form = Form::parse(&query, &body)?;
+    frontend::handle(ctx, &loaded, dialect, backend, &form, client).await
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, (StatusCode, String)> {
-    let too_large = || {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body larger than {MAX_BODY} bytes"),
-        )
-    };
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, HttpError> {
     if let Some(len) = req.headers().get(CONTENT_LENGTH) {
         let len: u64 = len
             .to_str()
             .ok()
             .and_then(|s| s.trim().parse().ok())
-            .ok_or((StatusCode::BAD_REQUEST, "bad Content-Length".to_string()))?;
+            .ok_or(HttpError::BadContentLength)?;
         if len > MAX_BODY as u64 {
-            return Err(too_large());
+            return Err(HttpError::TooLarge);
         }
     }
     let collected = tokio::time::timeout(
@@ -184,21 +179,16 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, (StatusCode, String)
         Limited::new(req.into_body(), MAX_BODY).collect(),
     )
     .await
-    .map_err(|_| {
-        (
-            StatusCode::REQUEST_TIMEOUT,
-            "body not received in time".to_string(),
-        )
-    })?;
+    .map_err(|_| HttpError::BodyTimeout)?;
     match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(too_large())
+            Err(HttpError::TooLarge)
         }
-        Err(e) => Err((StatusCode::BAD_REQUEST, format!("reading body: {e}"))),
+        Err(e) => Err(HttpError::BadBody(e.to_string())),
     }
 }
 

@@ -50,11 +50,16 @@ pub fn too_many(wait_secs: u64) -> Response<Body> {
     r
 }
 
-/// A server-side refusal with its short reason (e.g. no cluster majority).
-pub fn unavailable(status: StatusCode, reason: &str) -> Response<Body> {
+/// A server-side failure, with a short reason a client may see (e.g. no
+/// cluster majority) when there is one.
+pub fn server_error(status: StatusCode, reason: Option<&str>) -> Response<Body> {
     let code = status.as_u16();
     let name = status.canonical_reason().unwrap_or("Error");
-    let mut r = page(TEXT_PLAIN, format!("{code}: {name}: {reason}\n"));
+    let text = match reason {
+        Some(reason) => format!("{code}: {name}: {reason}\n"),
+        None => format!("{code}: {name}\n"),
+    };
+    let mut r = page(TEXT_PLAIN, text);
     *r.status_mut() = status;
     r
 }

@@ -9,34 +9,60 @@ static TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TL
 static BOTH: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
+/// Why the HTTPS listener's TLS configuration cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: no PEM certificate found")]
+    NoCertificate { file: String },
+    #[error("{file}: no PEM private key found")]
+    NoKey { file: String },
+    #[error("TLS protocol versions: {0}")]
+    Versions(rustls::Error),
+    #[error("certificate and key do not match: {0}")]
+    Mismatch(rustls::Error),
+}
+
 /// A server configuration from a PEM certificate chain and a PEM private key.
 pub fn server_config(
     cert: &Path,
     key: &Path,
     allow_tls12: bool,
-) -> Result<Arc<rustls::ServerConfig>, String> {
+) -> Result<Arc<rustls::ServerConfig>, TlsConfigError> {
+    let read_error = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| TlsConfigError::Read { file, source }
+    };
     let certs: Vec<CertificateDer<'static>> = {
-        let data = std::fs::read(cert).map_err(|e| format!("{}: {e}", cert.display()))?;
+        let data = std::fs::read(cert).map_err(read_error(cert))?;
         rustls_pemfile::certs(&mut data.as_slice())
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", cert.display()))?
+            .map_err(read_error(cert))?
     };
     if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate found", cert.display()));
+        return Err(TlsConfigError::NoCertificate {
+            file: cert.display().to_string(),
+        });
     }
     let key: PrivateKeyDer<'static> = {
-        let data = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let data = std::fs::read(key).map_err(read_error(key))?;
         rustls_pemfile::private_key(&mut data.as_slice())
-            .map_err(|e| format!("{}: {e}", key.display()))?
-            .ok_or_else(|| format!("{}: no PEM private key found", key.display()))?
+            .map_err(read_error(key))?
+            .ok_or_else(|| TlsConfigError::NoKey {
+                file: key.display().to_string(),
+            })?
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(if allow_tls12 { BOTH } else { TLS13_ONLY })
-        .map_err(|e| e.to_string())?
+        .map_err(TlsConfigError::Versions)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("certificate and key do not match: {e}"))?;
+        .map_err(TlsConfigError::Mismatch)?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

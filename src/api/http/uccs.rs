@@ -1,9 +1,10 @@
 //! The UCCS frontend (`/uccs/{backend}/api/{version}`): the profiles a user
 //! may use as a UCCS management-server document, behind HTTP basic auth.
 
+use super::error::HttpError;
 use super::pyjson::Json;
 use super::response::{self, Body, TEXT_PLAIN};
-use crate::broker::{Access, Backend, Broker, Credentials, Loaded};
+use crate::broker::{Access, Backend, Broker, BrokerError, Credentials, Loaded};
 use crate::config::value::Value;
 use crate::profiles::DESKTOP_SESSIONS;
 use base64::Engine;
@@ -52,14 +53,23 @@ fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// Basic-auth credentials carry no cookie.
-fn creds<'a>(user: &'a str, password: &'a str, ip: &'a str) -> Credentials<'a> {
-    Credentials {
+/// The access check for basic-auth credentials (no cookie, none issued).
+async fn check(
+    broker: &Broker,
+    loaded: &Loaded,
+    user: &str,
+    password: &str,
+    ip: &str,
+) -> Result<Access, BrokerError> {
+    let creds = Credentials {
         user,
         password,
         cookie: "",
         ip,
-    }
+    };
+    broker
+        .check_access(loaded, Backend::Base, creds, false)
+        .await
 }
 
 /// Answer one API request.
@@ -70,7 +80,7 @@ pub async fn handle(
     api_version: u32,
     authorization: Option<&str>,
     client: IpAddr,
-) -> Result<Response<Body>, (StatusCode, String)> {
+) -> Result<Response<Body>, HttpError> {
     // The path is percent-decoded, as the reference's web framework does.
     let decoded = super::frontend::percent_decode(backend_name);
     let name = if decoded.is_empty() {
@@ -78,49 +88,33 @@ pub async fn handle(
     } else {
         decoded.as_str()
     };
-    let backend = Backend::parse(name)
-        .ok_or((StatusCode::NOT_FOUND, "no such broker backend".to_string()))?;
+    let backend =
+        Backend::parse(name).ok_or_else(|| HttpError::NotFound("no such broker backend".into()))?;
     if !loaded.conf.global_bool("enable-uccs-output") {
-        return Err((
-            StatusCode::NOT_FOUND,
+        return Err(HttpError::NotFound(
             "UCCS frontend disabled by enable-uccs-output".into(),
         ));
     }
     if !loaded.conf.backend_enabled(backend.name()) {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("broker backend '{name}' is not enabled"),
-        ));
+        return Err(HttpError::NotFound(format!(
+            "broker backend '{name}' is not enabled"
+        )));
     }
     let ip = client.to_string();
+    let check = |user, password| check(broker, loaded, user, password, &ip);
     // Anonymous access first, as the reference does; then the credentials.
-    let user = match broker
-        .check_access(
-            loaded,
-            Backend::Base,
-            creds("check-credentials", "FALSE", &ip),
-            false,
-        )
-        .await
-    {
-        Access::Granted { .. } => "anonymous".to_string(),
+    let user = match check("check-credentials", "FALSE").await {
+        Ok(Access::Granted { .. }) => "anonymous".to_string(),
         _ => {
             let Some((user, password)) = basic_credentials(authorization) else {
                 return Ok(unauthorized());
             };
-            match broker
-                .check_access(loaded, Backend::Base, creds(&user, &password, &ip), false)
-                .await
-            {
+            match check(&user, &password).await? {
                 Access::Granted { .. } => user,
                 Access::Limited(wait) => return Ok(response::too_many(wait.as_secs())),
-                Access::Unavailable(why) => return Err((StatusCode::SERVICE_UNAVAILABLE, why)),
                 Access::Denied => match user.split_once('@') {
-                    Some((short, _)) => match broker
-                        .check_access(loaded, Backend::Base, creds(short, &password, &ip), false)
-                        .await
-                    {
-                        Access::Granted { .. } => short.to_string(),
+                    Some((short, _)) => match check(short, &password).await {
+                        Ok(Access::Granted { .. }) => short.to_string(),
                         _ => return Ok(unauthorized()),
                     },
                     None => return Ok(unauthorized()),
@@ -134,7 +128,10 @@ pub async fn handle(
         .trim_end_matches('/');
     let mut servers = Vec::new();
     let mut default_server = None;
-    for (id, entries) in broker.list_profiles(loaded, backend, &user, Some(client)) {
+    let profiles = broker
+        .list_profiles(loaded, backend, &user, Some(client))
+        .await?;
+    for (id, entries) in profiles {
         let get = |k: &str| entries.iter().find(|(key, _)| key == k).map(|(_, v)| v);
         let hosts: Vec<String> = match get("host") {
             Some(Value::List(l)) => l.clone(),

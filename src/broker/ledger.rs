@@ -1,0 +1,87 @@
+//! Where state commands go: this node's own store, or the Raft cluster
+//! (through the leader). Reads of the applied state are only for the
+//! broker's own entry points, which wait for the read barrier first.
+
+use super::{now_ms, Broker};
+use crate::cluster::{self, ClusterError};
+use crate::state::store::Store;
+use crate::state::{Command, Outcome, State};
+use std::sync::Arc;
+
+/// The state store or the cluster could not serve a command or a read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// Nothing was decided and retrying later may succeed: no majority
+    /// reachable, a deadline passed, the node is shutting down.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
+    /// The state could not be written or read durably.
+    #[error("state storage failed: {0}")]
+    Storage(String),
+}
+
+impl LedgerError {
+    /// The reason a client may be told (no internal detail), if any.
+    pub fn public_reason(&self) -> Option<&'static str> {
+        match self {
+            LedgerError::Unavailable(_) => Some("cluster unavailable"),
+            LedgerError::Storage(_) => None,
+        }
+    }
+}
+
+impl From<ClusterError> for LedgerError {
+    fn from(e: ClusterError) -> Self {
+        match e {
+            ClusterError::Unavailable(why) => LedgerError::Unavailable(why),
+        }
+    }
+}
+
+/// Where state commands go: this node's own store, or the Raft cluster.
+pub enum Ledger {
+    Local(Store),
+    Cluster(Arc<cluster::Node>),
+}
+
+impl Ledger {
+    /// Apply `cmd` durably (through the leader in a cluster).
+    pub async fn submit(&self, cmd: Command) -> Result<Outcome, LedgerError> {
+        match self {
+            Ledger::Local(store) => store.submit(cmd).await.map_err(LedgerError::Storage),
+            Ledger::Cluster(node) => Ok(node.submit(cmd).await?),
+        }
+    }
+
+    /// Return once this node may answer reads linearizably (at once when alone).
+    pub(super) async fn read_barrier(&self) -> Result<(), LedgerError> {
+        match self {
+            Ledger::Local(_) => Ok(()),
+            Ledger::Cluster(node) => Ok(node.read_barrier().await?),
+        }
+    }
+
+    /// Read the applied state (after `read_barrier` for a linearizable read).
+    pub(super) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        match self {
+            Ledger::Local(store) => store.read(f),
+            Ledger::Cluster(node) => node.read_state(f),
+        }
+    }
+}
+
+impl Broker {
+    /// Drop expired cookies and placements (proposed periodically).
+    pub async fn purge(&self) -> Result<(), LedgerError> {
+        let loaded = self.current();
+        let ttl = loaded.conf.int("global", "auth-timeout").max(0) as u64;
+        self.ledger
+            .submit(Command::Purge {
+                now: now_ms(),
+                cookie_ttl_ms: ttl.saturating_mul(1000),
+                placement_window_ms: self.settings.placement_window.as_millis() as u64,
+            })
+            .await
+            .map(|_| ())
+    }
+}

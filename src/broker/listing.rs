@@ -1,0 +1,160 @@
+//! What a user may see: the profiles their ACLs allow (rendered for them,
+//! or the zeroconf backend's one local profile) and their placements. Every
+//! entry point waits for the ledger's linearizable read barrier first, so
+//! no frontend can forget it: a node cut off from the cluster majority
+//! refuses instead of answering from a stale configuration.
+
+use super::{Backend, Broker, LedgerError, Loaded};
+use crate::acl::Acls;
+use crate::auth;
+use crate::config::value::{self, Value};
+use crate::config::BrokerConf;
+use crate::profiles::render::{render, RenderContext};
+use crate::profiles::{Profile, BUILTIN_DEFAULTS};
+use std::net::IpAddr;
+
+/// A profile as rendered for one user: its id and its settings.
+pub type Rendered = (String, Vec<(String, Value)>);
+
+/// One placement of a user: profile id, host, when (ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub profile_id: String,
+    pub host: String,
+    pub at: u64,
+}
+
+/// A linearizable view of the profiles for one user and backend: only
+/// `Broker::lister` makes one, after the read barrier.
+pub struct Lister<'a> {
+    broker: &'a Broker,
+    loaded: &'a Loaded,
+    backend: Backend,
+    user: &'a str,
+    client: Option<IpAddr>,
+}
+
+impl Broker {
+    /// Wait for the read barrier, then list for `user` (from `client`).
+    pub async fn lister<'a>(
+        &'a self,
+        loaded: &'a Loaded,
+        backend: Backend,
+        user: &'a str,
+        client: Option<IpAddr>,
+    ) -> Result<Lister<'a>, LedgerError> {
+        self.ledger.read_barrier().await?;
+        Ok(Lister {
+            broker: self,
+            loaded,
+            backend,
+            user,
+            client,
+        })
+    }
+
+    /// The profiles `user` may use, rendered for them, sorted by profile id.
+    pub async fn list_profiles(
+        &self,
+        loaded: &Loaded,
+        backend: Backend,
+        user: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Vec<Rendered>, LedgerError> {
+        Ok(self.lister(loaded, backend, user, client).await?.profiles())
+    }
+
+    /// `user`'s placements not yet expired, by profile id.
+    pub async fn placements_of(&self, user: &str) -> Result<Vec<Placement>, LedgerError> {
+        self.ledger.read_barrier().await?;
+        Ok(self.ledger.read(|state| {
+            state
+                .placements()
+                .filter(|((_, u), _)| u == user)
+                .map(|((profile, _), rec)| Placement {
+                    profile_id: profile.clone(),
+                    host: rec.host.clone(),
+                    at: rec.at,
+                })
+                .collect()
+        }))
+    }
+
+    /// Whether `acls` let `user` (from `client`) use a profile.
+    pub(super) fn permits(
+        &self,
+        loaded: &Loaded,
+        acls: &Acls,
+        user: &str,
+        client: Option<IpAddr>,
+    ) -> bool {
+        let primary = !loaded.conf.global_bool("ignore-primary-group-memberships");
+        acls.permits(user, client, || self.groups.groups_of(user, primary))
+    }
+}
+
+impl Lister<'_> {
+    /// The profile source listed.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the user may use `profile` (an inifile profile).
+    pub fn permits(&self, profile: &Profile) -> bool {
+        self.broker
+            .permits(self.loaded, &profile.acls, self.user, self.client)
+    }
+
+    /// The profiles the user may use, rendered for them, sorted by profile id.
+    pub fn profiles(&self) -> Vec<Rendered> {
+        match self.backend {
+            Backend::Inifile => {
+                let ctx = RenderContext {
+                    user: self.user,
+                    default_autologin: self.loaded.conf.global_bool("default-session-autologin"),
+                };
+                let mut out: Vec<Rendered> = self
+                    .loaded
+                    .profiles
+                    .profiles
+                    .iter()
+                    .filter(|p| self.permits(p))
+                    .map(|p| (p.id.clone(), render(p, &ctx)))
+                    .collect();
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                out
+            }
+            Backend::Zeroconf => vec![(auth::new_cookie(), zeroconf_profile(&self.loaded.conf))],
+            Backend::Base => Vec::new(),
+        }
+    }
+}
+
+/// The zeroconf backend's one profile: the local desktop.
+fn zeroconf_profile(conf: &BrokerConf) -> Vec<(String, Value)> {
+    let shell = conf.str("broker_zeroconf", "desktop-shell").to_uppercase();
+    let mut out: Vec<(String, Value)> = BUILTIN_DEFAULTS
+        .iter()
+        .filter(|(k, _, _)| !k.starts_with("acl-"))
+        .map(|(k, raw, kind)| {
+            let v = value::coerce(*kind, raw).expect("built-in default");
+            (k.to_string(), v)
+        })
+        .collect();
+    let overrides = [
+        ("user", Value::Str(String::new())),
+        ("useexports", Value::Int(1)),
+        ("host", Value::Str("localhost".into())),
+        ("multidisp", Value::Int(0)),
+        ("rootless", Value::Int(0)),
+        ("name", Value::Str("LOCALHOST".into())),
+        ("command", Value::Str(shell)),
+    ];
+    for (k, v) in overrides {
+        match out.iter_mut().find(|(key, _)| key == k) {
+            Some((_, slot)) => *slot = v,
+            None => out.push((k.to_string(), v)),
+        }
+    }
+    out
+}

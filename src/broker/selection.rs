@@ -1,0 +1,153 @@
+//! Session selection (`selectsession`): the profile's candidate hosts,
+//! probed at once; one candidate is the answer by itself (no state command,
+//! see `placement::sole_host`), several go through the ledger's `Place`
+//! command so that every node decides alike. The `Place` write is what
+//! makes a selection linearizable, so no read barrier is needed here.
+
+use super::{now_ms, Backend, Broker, BrokerError, Loaded};
+use crate::placement;
+use crate::profiles::Profile;
+use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
+use std::net::IpAddr;
+
+/// Where a selectsession sends the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub server: String,
+    pub port: i64,
+}
+
+impl Selected {
+    /// The reference's answer for a profile it cannot serve.
+    fn no_server(port: i64) -> Self {
+        Selected {
+            server: "no-server-available".into(),
+            port,
+        }
+    }
+
+    /// The reference's answer when no candidate host is usable.
+    fn no_x2go_server(port: i64) -> Self {
+        Selected {
+            server: "no-X2Go-Server-available".into(),
+            port,
+        }
+    }
+
+    fn host(profile: &Profile, name: &str) -> Self {
+        Selected {
+            server: profile.address_of(name),
+            port: profile.port_of(name),
+        }
+    }
+}
+
+impl Broker {
+    /// Choose the server for `user` and profile `profile_id`.
+    pub async fn select_session(
+        &self,
+        loaded: &Loaded,
+        backend: Backend,
+        profile_id: &str,
+        user: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Selected, BrokerError> {
+        match backend {
+            Backend::Inifile => {}
+            Backend::Zeroconf => {
+                return Ok(Selected {
+                    server: "localhost".into(),
+                    port: 22,
+                })
+            }
+            Backend::Base => return Ok(Selected::no_server(22)),
+        }
+        let Some(profile) = loaded.profiles.get(profile_id) else {
+            return Ok(Selected::no_server(22));
+        };
+        if !self.permits(loaded, &profile.acls, user, client) {
+            tracing::warn!(user = %user, profile = %profile_id, "selectsession for a profile the ACLs deny");
+            return Ok(Selected::no_server(22));
+        }
+        let initial = profile.host_names();
+        if initial.is_empty() {
+            return Ok(Selected::no_server(profile.sshport));
+        }
+        let names = self.candidate_names(profile, &initial);
+        let candidates = self.probe_all(loaded, profile, &names).await;
+        if let Some(only) = placement::sole_host(&candidates) {
+            return Ok(if only.alive {
+                Selected::host(profile, &only.name)
+            } else if let [the_host] = initial.as_slice() {
+                // The reference hands over a profile's one host even when it is down.
+                Selected {
+                    server: profile.address_of(the_host),
+                    port: profile.port_of(&only.name),
+                }
+            } else {
+                Selected::no_x2go_server(profile.port_of(&only.name))
+            });
+        }
+        let cmd = Command::Place {
+            profile: profile.id.clone(),
+            user: user.to_string(),
+            candidates,
+            now: now_ms(),
+            window_ms: self.settings.placement_window.as_millis() as u64,
+        };
+        match self.ledger.submit(cmd).await? {
+            Outcome::Placed(PlacedOutcome::Host(h)) => Ok(Selected::host(profile, &h)),
+            Outcome::Placed(PlacedOutcome::NoneAvailable) => {
+                let last = names
+                    .last()
+                    .map(|n| profile.port_of(n))
+                    .unwrap_or(profile.sshport);
+                Ok(Selected::no_x2go_server(last))
+            }
+            other => Err(BrokerError::unexpected("Place", &other)),
+        }
+    }
+
+    /// The hosts to consider, in profile order: `localhost` stands for this
+    /// machine's name (moved last, as the reference does); a shadow
+    /// (desktop sharing) profile only ever uses its first host.
+    fn candidate_names(&self, profile: &Profile, initial: &[String]) -> Vec<String> {
+        let mut names = initial.to_vec();
+        if let Some(pos) = names.iter().position(|h| h == "localhost") {
+            names.remove(pos);
+            names.push(self.hostname.clone());
+        }
+        if profile.is_shadow() && names.len() > 1 {
+            names.truncate(1);
+        }
+        names
+    }
+
+    /// Every candidate with whether it is usable; all are probed at once
+    /// (the reference scans one after the other), none when port scans are off.
+    async fn probe_all(
+        &self,
+        loaded: &Loaded,
+        profile: &Profile,
+        names: &[String],
+    ) -> Vec<Candidate> {
+        let portscan = profile
+            .broker_flag("broker-portscan-x2goservers")
+            .unwrap_or_else(|| loaded.conf.global_bool("default-portscan-x2goservers"));
+        let probes = names.iter().map(|name| async move {
+            let alive = !portscan || self.host_reachable(profile, name).await;
+            Candidate {
+                name: name.clone(),
+                alive,
+            }
+        });
+        futures_util::future::join_all(probes).await
+    }
+
+    async fn host_reachable(&self, profile: &Profile, name: &str) -> bool {
+        let port = profile.port_of(name);
+        let addr = profile.address_of(name);
+        self.prober.reachable(&addr, port).await
+            || (addr != name && self.prober.reachable(name, port).await)
+    }
+}
