@@ -5,7 +5,7 @@ use crate::auth::ratelimit::Limit;
 use crate::broker::{self, Broker, Ledger, Settings};
 use crate::cluster;
 use crate::config::node::NodeConfig;
-use crate::state::store::Store;
+use crate::storage::Store;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -265,14 +265,18 @@ async fn start_cluster_node(
         &node_cfg.node_cert,
         &node_cfg.node_key,
     ) {
-        (Some(ca), Some(cert), Some(key)) => Some(cluster::tls::NodeTls::load(ca, cert, key)?),
+        (Some(ca), Some(cert), Some(key)) => {
+            Some(cluster::tls::NodeTls::load(ca, cert, key).map_err(|e| e.to_string())?)
+        }
         _ => {
             tracing::warn!(raft = %node_cfg.raft, "node-to-node traffic is not encrypted (loopback only); configure cluster_ca, node_cert, node_key");
             None
         }
     };
     let server_tls = tls.as_ref().map(|t| t.server.clone());
-    let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning, tls).await?;
+    let node = cluster::Node::start(node_cfg.id, members, &node_cfg.data_dir, tuning, tls)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
     let service = cluster::service::server(node.clone());
     let admin = cluster::admin::server(node.clone());
@@ -400,7 +404,7 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
             tasks.push(task);
             Ledger::Cluster(node)
         }
-        None => Ledger::Local(Store::open(&args.data_dir)?),
+        None => Ledger::Local(Store::open(&args.data_dir).map_err(|e| e.to_string())?),
     };
     let broker = Arc::new(Broker::new(args.settings(), ledger)?);
     let loaded = broker.current();
@@ -440,7 +444,7 @@ async fn serve(mut args: ServeArgs) -> Result<(), String> {
         let b = broker.clone();
         node.set_reloader(Arc::new(move || {
             let b = b.clone();
-            Box::pin(async move { b.reload().await })
+            Box::pin(async move { b.reload().await.map_err(Into::into) })
         }));
     }
     if let Some(addr) = args.grpc {

@@ -109,7 +109,7 @@ impl Ctl {
             .status(Payload::default())
             .await
             .map_err(|s| s.message().to_string())?;
-        decode(reply.get_ref())
+        decode(reply.get_ref()).map_err(|e| e.to_string())
     }
 
     /// One admin call on the node at `addr`: transport errors outside, the node's answer inside.
@@ -122,7 +122,7 @@ impl Ctl {
             Op::Snapshot => c.snapshot(payload).await,
         }
         .map_err(|s| s.message().to_string())?;
-        decode(reply.get_ref())
+        decode(reply.get_ref()).map_err(|e| e.to_string())
     }
 
     /// Run a leader-only request, following the redirect to the leader.
@@ -197,11 +197,13 @@ impl Ctl {
                         http: http.clone(),
                     },
                 };
-                self.on_leader(Op::AddNode, encode(&add)?).await?;
+                self.on_leader(Op::AddNode, encode(&add).map_err(|e| e.to_string())?)
+                    .await?;
                 Ok(self.done(&format!("node {id} added")))
             }
             CtlCommand::RemoveNode { id } => {
-                self.on_leader(Op::RemoveNode, encode(id)?).await?;
+                self.on_leader(Op::RemoveNode, encode(id).map_err(|e| e.to_string())?)
+                    .await?;
                 Ok(self.done(&format!("node {id} removed")))
             }
             CtlCommand::Reload => {

@@ -14,8 +14,8 @@ use crate::config::value::Value;
 use crate::config::BrokerConf;
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{ProfileSet, BUILTIN_DEFAULTS};
-use crate::state::store::Store;
 use crate::state::{Candidate, Command, ConfigTexts, Outcome, PlacedOutcome};
+use crate::storage::Store;
 use parking_lot::RwLock;
 use probe::Prober;
 use std::net::IpAddr;
@@ -123,7 +123,7 @@ impl Ledger {
     /// Apply `cmd` durably (through the leader in a cluster).
     pub async fn submit(&self, cmd: Command) -> Result<Outcome, String> {
         match self {
-            Ledger::Local(store) => store.submit(cmd).await,
+            Ledger::Local(store) => store.submit(cmd).await.map_err(|e| e.to_string()),
             Ledger::Cluster(node) => node.submit(cmd).await.map_err(|e| e.to_string()),
         }
     }
