@@ -9,6 +9,8 @@ pub mod error;
 pub mod network;
 pub mod service;
 pub mod store;
+#[cfg(test)]
+mod store_tests;
 pub mod tls;
 
 pub use error::{ClusterError, ReloadError, TransportError, Unavailable};
