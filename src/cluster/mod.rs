@@ -2,7 +2,8 @@
 //! log and snapshots in sled (`store`), node-to-node gRPC (`network`,
 //! `service`), and `Node`, the handle the broker submits commands through:
 //! on the leader they go into the log, on a follower they are forwarded to
-//! the leader; reads wait for a linearizable read index.
+//! the leader; reads wait for a linearizable read index. `error` says why
+//! a request failed: unavailable (retry later) or a storage failure.
 
 pub mod admin;
 pub mod error;
