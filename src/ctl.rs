@@ -6,7 +6,7 @@ use crate::cluster::admin::{AddNode, AdminError, AdminResult};
 use crate::cluster::network::{decode, encode};
 use crate::cluster::proto::admin_client::AdminClient;
 use crate::cluster::proto::Payload;
-use crate::cluster::{Member, Status};
+use crate::cluster::{Member, Status, TransportError};
 use crate::keygen::NODE_NAME;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -70,13 +70,51 @@ pub enum CtlCommand {
     Reload,
 }
 
+/// Why an admin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    #[error("--ca, --cert and --key go together")]
+    PartialTls,
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{addr}: {source}")]
+    Endpoint {
+        addr: String,
+        source: tonic::transport::Error,
+    },
+    #[error("connecting to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: tonic::transport::Error,
+    },
+    /// The node refused the call at the gRPC level (e.g. a certificate it does not accept).
+    #[error("{}", .0.message())]
+    Rpc(#[from] tonic::Status),
+    #[error(transparent)]
+    Payload(#[from] TransportError),
+    #[error("printing JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The node's own answer: why it did not do what was asked.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the leader moved while asking")]
+    LeaderMoved,
+}
+
 impl Ctl {
-    fn tls(&self) -> Result<Option<ClientTlsConfig>, String> {
+    fn tls(&self) -> Result<Option<ClientTlsConfig>, CtlError> {
         match (&self.ca, &self.cert, &self.key) {
             (None, None, None) => Ok(None),
             (Some(ca), Some(cert), Some(key)) => {
-                let read =
-                    |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+                let read = |p: &PathBuf| {
+                    std::fs::read(p).map_err(|source| CtlError::Read {
+                        path: p.clone(),
+                        source,
+                    })
+                };
                 Ok(Some(
                     ClientTlsConfig::new()
                         .ca_certificate(Certificate::from_pem(read(ca)?))
@@ -84,51 +122,60 @@ impl Ctl {
                         .domain_name(NODE_NAME),
                 ))
             }
-            _ => Err("--ca, --cert and --key go together".into()),
+            _ => Err(CtlError::PartialTls),
         }
     }
 
-    async fn connect(&self, addr: &str) -> Result<AdminClient<Channel>, String> {
+    async fn connect(&self, addr: &str) -> Result<AdminClient<Channel>, CtlError> {
         let tls = self.tls()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut ep = Endpoint::from_shared(format!("{scheme}://{addr}"))
-            .map_err(|e| format!("{addr}: {e}"))?;
+        let mut ep = Endpoint::from_shared(format!("{scheme}://{addr}")).map_err(|source| {
+            CtlError::Endpoint {
+                addr: addr.to_string(),
+                source,
+            }
+        })?;
         if let Some(tls) = tls {
-            ep = ep.tls_config(tls).map_err(|e| e.to_string())?;
+            ep = ep.tls_config(tls).map_err(|source| CtlError::Endpoint {
+                addr: addr.to_string(),
+                source,
+            })?;
         }
         let channel = ep
             .connect_timeout(std::time::Duration::from_secs(3))
             .connect()
             .await
-            .map_err(|e| format!("connecting to {addr}: {e}"))?;
+            .map_err(|source| CtlError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
         Ok(AdminClient::new(channel))
     }
 
-    async fn status_of(&self, addr: &str) -> Result<Status, String> {
-        let reply = self
-            .connect(addr)
-            .await?
-            .status(Payload::default())
-            .await
-            .map_err(|s| s.message().to_string())?;
-        decode(reply.get_ref())
+    async fn status_of(&self, addr: &str) -> Result<Status, CtlError> {
+        let reply = self.connect(addr).await?.status(Payload::default()).await?;
+        Ok(decode(reply.get_ref())?)
     }
 
     /// One admin call on the node at `addr`: transport errors outside, the node's answer inside.
-    async fn call(&self, addr: &str, op: Op, payload: Payload) -> Result<AdminResult<()>, String> {
+    async fn call(
+        &self,
+        addr: &str,
+        op: Op,
+        payload: Payload,
+    ) -> Result<AdminResult<()>, CtlError> {
         let mut c = self.connect(addr).await?;
         let reply = match op {
             Op::AddNode => c.add_node(payload).await,
             Op::RemoveNode => c.remove_node(payload).await,
             Op::Reload => c.reload(payload).await,
             Op::Snapshot => c.snapshot(payload).await,
-        }
-        .map_err(|s| s.message().to_string())?;
-        decode(reply.get_ref())
+        }?;
+        Ok(decode(reply.get_ref())?)
     }
 
     /// Run a leader-only request, following the redirect to the leader.
-    async fn on_leader(&self, op: Op, payload: Payload) -> Result<(), String> {
+    async fn on_leader(&self, op: Op, payload: Payload) -> Result<(), CtlError> {
         let mut addr = self.node.clone();
         for _ in 0..3 {
             match self.call(&addr, op, payload.clone()).await? {
@@ -137,26 +184,28 @@ impl Ctl {
                     leader: Some((_, leader)),
                     ..
                 }) if leader != addr => addr = leader,
-                Err(e) => return Err(e.message),
+                Err(e) => return Err(CtlError::Refused(e.message)),
             }
         }
-        Err("the leader moved while asking".into())
+        Err(CtlError::LeaderMoved)
     }
 
     /// Run the command; the text to print.
-    pub async fn run(&self) -> Result<String, String> {
+    pub async fn run(&self) -> Result<String, CtlError> {
         match &self.command {
             CtlCommand::Status => {
                 let first = self.status_of(&self.node).await?;
                 let mut rows = Vec::new();
                 for (id, addr) in &first.members {
                     rows.push(match self.status_of(addr).await {
-                        Ok(s) => serde_json::to_value(&s).map_err(|e| e.to_string())?,
-                        Err(e) => serde_json::json!({ "id": id, "error": e, "address": addr }),
+                        Ok(s) => serde_json::to_value(&s)?,
+                        Err(e) => {
+                            serde_json::json!({ "id": id, "error": e.to_string(), "address": addr })
+                        }
                     });
                 }
                 if self.json {
-                    return serde_json::to_string_pretty(&rows).map_err(|e| e.to_string());
+                    return Ok(serde_json::to_string_pretty(&rows)?);
                 }
                 let mut out = format!(
                     "{:<4} {:<10} {:>6} {:>7} {:>9} {:>9}  {}\n",
@@ -209,13 +258,13 @@ impl Ctl {
             CtlCommand::Reload => {
                 self.call(&self.node, Op::Reload, Payload::default())
                     .await?
-                    .map_err(|e| e.message)?;
+                    .map_err(|e| CtlError::Refused(e.message))?;
                 Ok(self.done("configuration proposed"))
             }
             CtlCommand::Snapshot => {
                 self.call(&self.node, Op::Snapshot, Payload::default())
                     .await?
-                    .map_err(|e| e.message)?;
+                    .map_err(|e| CtlError::Refused(e.message))?;
                 Ok(self.done("snapshot started"))
             }
         }

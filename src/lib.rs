@@ -2,8 +2,8 @@
 //! compatible with the reference Python broker.
 //!
 //! The pure core (`config`, `profiles`, `acl`, `placement`, `state`) has no
-//! I/O; `auth`, `broker` and `api` are the edges that talk to the system
-//! and the network.
+//! I/O; `storage`, `auth`, `broker` and `api` are the edges that talk to
+//! the disk, the system and the network.
 
 pub mod acl;
 pub mod api;
@@ -18,3 +18,4 @@ pub mod placement;
 pub mod profiles;
 pub mod server;
 pub mod state;
+pub mod storage;

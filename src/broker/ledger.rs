@@ -4,20 +4,21 @@
 
 use super::{now_ms, Broker};
 use crate::cluster::{self, ClusterError};
-use crate::state::store::Store;
 use crate::state::{Command, Outcome, State};
+use crate::storage::{StorageError, Store};
 use std::sync::Arc;
 
 /// The state store or the cluster could not serve a command or a read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
     /// Nothing was decided and retrying later may succeed: no majority
     /// reachable, a deadline passed, the node is shutting down.
     #[error("cluster unavailable: {0}")]
-    Unavailable(String),
-    /// The state could not be written or read durably.
+    Unavailable(#[from] cluster::Unavailable),
+    /// The state could not be written or read durably (or Raft refused
+    /// its configuration, which leaves it as unusable).
     #[error("state storage failed: {0}")]
-    Storage(String),
+    Storage(#[source] Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl LedgerError {
@@ -34,7 +35,15 @@ impl From<ClusterError> for LedgerError {
     fn from(e: ClusterError) -> Self {
         match e {
             ClusterError::Unavailable(why) => LedgerError::Unavailable(why),
+            ClusterError::Storage(e) => LedgerError::Storage(e),
+            ClusterError::Config(e) => LedgerError::Storage(e),
         }
+    }
+}
+
+impl From<StorageError> for LedgerError {
+    fn from(e: StorageError) -> Self {
+        LedgerError::Storage(Arc::new(e))
     }
 }
 
@@ -48,7 +57,7 @@ impl Ledger {
     /// Apply `cmd` durably (through the leader in a cluster).
     pub async fn submit(&self, cmd: Command) -> Result<Outcome, LedgerError> {
         match self {
-            Ledger::Local(store) => store.submit(cmd).await.map_err(LedgerError::Storage),
+            Ledger::Local(store) => Ok(store.submit(cmd).await?),
             Ledger::Cluster(node) => Ok(node.submit(cmd).await?),
         }
     }

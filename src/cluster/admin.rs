@@ -38,9 +38,7 @@ pub fn server(node: Arc<Node>) -> AdminServer<AdminService> {
 }
 
 fn reply<T: Serialize>(v: &T) -> Result<Response<Payload>, tonic::Status> {
-    encode(v)
-        .map(Response::new)
-        .map_err(tonic::Status::internal)
+    Ok(encode(v).map(Response::new)?)
 }
 
 impl AdminService {
@@ -85,7 +83,7 @@ impl Admin for AdminService {
     }
 
     async fn add_node(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
-        let add: AddNode = decode(req.get_ref()).map_err(tonic::Status::invalid_argument)?;
+        let add: AddNode = decode(req.get_ref())?;
         let result: AdminResult<()> = async {
             self.ensure_leader()?;
             tracing::info!(id = add.id, raft = %add.member.raft, "adding a node as learner");
@@ -103,7 +101,7 @@ impl Admin for AdminService {
     }
 
     async fn remove_node(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
-        let id: NodeId = decode(req.get_ref()).map_err(tonic::Status::invalid_argument)?;
+        let id: NodeId = decode(req.get_ref())?;
         let result: AdminResult<()> = async {
             self.ensure_leader()?;
             tracing::info!(id, "removing a node from the voters");

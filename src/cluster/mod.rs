@@ -2,13 +2,19 @@
 //! log and snapshots in sled (`store`), node-to-node gRPC (`network`,
 //! `service`), and `Node`, the handle the broker submits commands through:
 //! on the leader they go into the log, on a follower they are forwarded to
-//! the leader; reads wait for a linearizable read index.
+//! the leader; reads wait for a linearizable read index. `error` says why
+//! a request failed: unavailable (retry later) or a storage failure.
 
 pub mod admin;
+pub mod error;
 pub mod network;
 pub mod service;
 pub mod store;
+#[cfg(test)]
+mod store_tests;
 pub mod tls;
+
+pub use error::{ClusterError, ReloadError, TransportError, Unavailable};
 
 use crate::config::node::RaftTiming;
 use crate::state::{Command, Outcome};
@@ -77,21 +83,6 @@ impl Default for Tuning {
     }
 }
 
-/// Why the cluster could not serve a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterError {
-    /// No leader reachable within the deadline (this node is cut off, or an election runs).
-    Unavailable(String),
-}
-
-impl std::fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClusterError::Unavailable(why) => write!(f, "cluster unavailable: {why}"),
-        }
-    }
-}
-
 /// One running member of the cluster.
 pub struct Node {
     pub id: NodeId,
@@ -106,9 +97,12 @@ pub struct Node {
     reloader: std::sync::OnceLock<Reloader>,
 }
 
+/// What a `Reloader` answers: done, or why not.
+pub type ReloadResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
 /// Proposes the node's configuration files as the cluster's next version.
 pub type Reloader = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ReloadResult> + Send>>
         + Send
         + Sync,
 >;
@@ -133,7 +127,7 @@ impl Node {
         data_dir: &Path,
         tuning: Tuning,
         tls: Option<tls::NodeTls>,
-    ) -> Result<Arc<Node>, String> {
+    ) -> Result<Arc<Node>, ClusterError> {
         let config = openraft::Config {
             cluster_name: "x2gobroker".into(),
             heartbeat_interval: tuning.heartbeat_ms,
@@ -143,16 +137,11 @@ impl Node {
             max_in_snapshot_log_to_keep: (tuning.snapshot_every / 10).max(1),
             ..Default::default()
         }
-        .validate()
-        .map_err(|e| format!("raft configuration: {e}"))?;
-        let db = store::open_db(data_dir)?;
-        let log = store::LogStore::new(db.clone())?;
-        let sm = store::StateMachineStore::new(db)?;
+        .validate()?;
+        let (log, sm) = store::open(data_dir)?;
         let machine = sm.shared();
         let peers = network::Peers::new(tls.map(|t| t.client));
-        let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm)
-            .await
-            .map_err(|e| format!("starting raft: {e}"))?;
+        let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm).await?;
         let (proposals, queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
         let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
         let node = Arc::new(Node {
@@ -172,11 +161,7 @@ impl Node {
             false,
         ));
         let first = members.keys().next().copied();
-        let initialised = node
-            .raft
-            .is_initialized()
-            .await
-            .map_err(|e| e.to_string())?;
+        let initialised = node.raft.is_initialized().await?;
         if !initialised && first == Some(id) {
             tracing::info!(members = members.len(), "initialising a fresh cluster");
             if let Err(e) = node.raft.initialize(members).await {
@@ -198,10 +183,10 @@ impl Node {
     }
 
     /// Propose this node's configuration files (see `set_reloader`).
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), ReloadError> {
         match self.reloader.get() {
-            Some(r) => r().await,
-            None => Err("this node cannot reload yet".into()),
+            Some(r) => r().await.map_err(ReloadError::Failed),
+            None => Err(ReloadError::NotReady),
         }
     }
 
@@ -215,7 +200,7 @@ impl Node {
         cmd: Command,
     ) -> Result<Outcome, ClusterError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let stopped = || ClusterError::Unavailable("node shutting down".into());
+        let stopped = || ClusterError::from(Unavailable::ShuttingDown);
         queue.send((cmd, tx)).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
@@ -227,7 +212,7 @@ impl Node {
         cmd: &Command,
         may_forward: bool,
         left: Duration,
-    ) -> Result<Outcome, (bool, String)> {
+    ) -> Result<Outcome, (bool, ClusterError)> {
         // Another node leads, as far as this one knows: forward without asking the local core.
         let mut leader = self.leader_elsewhere().filter(|_| may_forward);
         if leader.is_none() {
@@ -242,19 +227,30 @@ impl Node {
                         .filter(|(l, _)| *l != self.id);
                 }
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                    return Err((false, "not the leader".into()));
+                    return Err((false, Unavailable::NotLeader.into()));
                 }
-                Ok(Err(e)) => return Err((true, e.to_string())),
-                Err(_) => return Err((false, "write not committed in time".into())),
+                Ok(Err(e)) => {
+                    // A storage failure stops Raft for good: retrying cannot help.
+                    let e = ClusterError::from(e);
+                    return Err((!e.is_storage(), e));
+                }
+                Err(_) => return Err((false, Unavailable::WriteDeadline.into())),
             }
         }
         let Some((id, member)) = leader else {
-            return Err((true, "no leader known".into()));
+            return Err((true, Unavailable::NoLeader.into()));
         };
         match tokio::time::timeout(left, self.peers.submit(id, &member, cmd)).await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err((true, format!("forwarding to node {id}: {e}"))),
-            Err(_) => Err((false, format!("forwarding to node {id} timed out"))),
+            Ok(Err(e)) => Err((
+                true,
+                Unavailable::Forward {
+                    node: id,
+                    source: Arc::new(e),
+                }
+                .into(),
+            )),
+            Err(_) => Err((false, Unavailable::ForwardDeadline(id).into())),
         }
     }
 
@@ -271,7 +267,7 @@ impl Node {
     /// as confirmed by a leader that still holds a majority.
     pub async fn read_barrier(&self) -> Result<(), ClusterError> {
         let deadline = tokio::time::Instant::now() + self.tuning.deadline;
-        let mut last_error = String::from("no leader");
+        let mut last_error = ClusterError::from(Unavailable::NoLeader);
         while tokio::time::Instant::now() < deadline {
             let left = deadline - tokio::time::Instant::now();
             let leader = self.raft.current_leader().await;
@@ -280,14 +276,13 @@ impl Node {
                     match tokio::time::timeout(left, self.raft.ensure_linearizable()).await {
                         Ok(Ok(_)) => return Ok(()),
                         Ok(Err(e)) => {
-                            last_error = e.to_string();
+                            last_error = e.into();
+                            if last_error.is_storage() {
+                                return Err(last_error);
+                            }
                             None
                         }
-                        Err(_) => {
-                            return Err(ClusterError::Unavailable(
-                                "leadership not confirmed in time".into(),
-                            ))
-                        }
+                        Err(_) => return Err(Unavailable::LeadershipDeadline.into()),
                     }
                 }
                 Some(l) => match self.member(l) {
@@ -295,14 +290,14 @@ impl Node {
                     {
                         Ok(Ok(i)) => Some(i),
                         Ok(Err(e)) => {
-                            last_error = format!("read index from node {l}: {e}");
+                            last_error = Unavailable::ReadIndex {
+                                node: l,
+                                source: Arc::new(e),
+                            }
+                            .into();
                             None
                         }
-                        Err(_) => {
-                            return Err(ClusterError::Unavailable(format!(
-                                "node {l} did not confirm in time"
-                            )))
-                        }
+                        Err(_) => return Err(Unavailable::ReadIndexDeadline(l).into()),
                     },
                     None => None,
                 },
@@ -317,12 +312,12 @@ impl Node {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    Err(e) => Err(ClusterError::Unavailable(format!("catching up: {e}"))),
+                    Err(e) => Err(Unavailable::CatchingUp(Arc::new(e)).into()),
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(ClusterError::Unavailable(last_error))
+        Err(last_error)
     }
 
     /// The address book entry of `id` from the current membership.
@@ -444,7 +439,7 @@ async fn run_batch(node: &Node, mut batch: Vec<Proposal>, may_forward: bool) {
                 let outcomes = match (outcome, batch.len()) {
                     (Outcome::Batch(all), n) if n > 1 && all.len() == n => all,
                     (one, 1) => vec![one],
-                    (other, _) => break format!("unexpected outcome {other:?}"),
+                    (other, _) => break Unavailable::UnexpectedOutcome(Box::new(other)).into(),
                 };
                 for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -460,8 +455,7 @@ async fn run_batch(node: &Node, mut batch: Vec<Proposal>, may_forward: bool) {
             Err((_, why)) => break why,
         }
     };
-    let e = ClusterError::Unavailable(error);
     for (_, reply) in batch {
-        let _ = reply.send(Err(e.clone()));
+        let _ = reply.send(Err(error.clone()));
     }
 }

@@ -2,6 +2,7 @@
 //! `RaftTransport` service, plus forwarding of commands and read-index
 //! requests to the leader. Channels are created lazily and reused.
 
+use super::error::{RemoteFailure, TransportError};
 use super::proto::raft_transport_client::RaftTransportClient;
 use super::proto::Payload;
 use super::{Member, NodeId, TypeConfig};
@@ -32,14 +33,14 @@ pub struct Peers {
 
 /// Node-to-node payloads are bincode: compact, and byte strings (snapshot
 /// chunks) stay byte strings.
-pub fn encode<T: Serialize>(v: &T) -> Result<Payload, String> {
+pub fn encode<T: Serialize>(v: &T) -> Result<Payload, TransportError> {
     bincode::serialize(v)
         .map(|data| Payload { data })
-        .map_err(|e| format!("encoding: {e}"))
+        .map_err(TransportError::Encode)
 }
 
-pub fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, String> {
-    bincode::deserialize(&p.data).map_err(|e| format!("decoding: {e}"))
+pub fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, TransportError> {
+    bincode::deserialize(&p.data).map_err(TransportError::Decode)
 }
 
 impl Peers {
@@ -50,20 +51,26 @@ impl Peers {
         }
     }
 
-    fn client(&self, id: NodeId, member: &Member) -> Result<Client, String> {
+    fn client(&self, id: NodeId, member: &Member) -> Result<Client, TransportError> {
         let key = (id, member.raft.clone());
         if let Some(c) = self.channels.lock().get(&key) {
             return Ok(c.clone());
         }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", member.raft))
-            .map_err(|e| format!("bad address {}: {e}", member.raft))?
+            .map_err(|source| TransportError::Address {
+                addr: member.raft.clone(),
+                source,
+            })?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true);
         if let Some(tls) = &self.tls {
             endpoint = endpoint
                 .tls_config(tls.clone())
-                .map_err(|e| format!("TLS towards {}: {e}", member.raft))?;
+                .map_err(|source| TransportError::Tls {
+                    addr: member.raft.clone(),
+                    source,
+                })?;
         }
         let client = RaftTransportClient::new(endpoint.connect_lazy());
         self.channels.lock().insert(key, client.clone());
@@ -76,23 +83,20 @@ impl Peers {
         leader: NodeId,
         member: &Member,
         cmd: &Command,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, TransportError> {
         let mut c = self.client(leader, member)?;
-        let reply = c
-            .submit(encode(cmd)?)
-            .await
-            .map_err(|s| s.message().to_string())?;
-        decode::<Result<Outcome, String>>(reply.get_ref())?
+        let reply = c.submit(encode(cmd)?).await.map_err(TransportError::Call)?;
+        Ok(decode::<Result<Outcome, RemoteFailure>>(reply.get_ref())??)
     }
 
     /// Ask `leader` for a confirmed read index.
-    pub async fn read_index(&self, leader: NodeId, member: &Member) -> Result<u64, String> {
+    pub async fn read_index(&self, leader: NodeId, member: &Member) -> Result<u64, TransportError> {
         let mut c = self.client(leader, member)?;
         let reply = c
             .read_index(Payload::default())
             .await
-            .map_err(|s| s.message().to_string())?;
-        decode::<Result<u64, String>>(reply.get_ref())?
+            .map_err(TransportError::Call)?;
+        Ok(decode::<Result<u64, RemoteFailure>>(reply.get_ref())??)
     }
 }
 
@@ -118,7 +122,7 @@ enum Rpc {
 /// openraft's connection to one member.
 pub struct Connection {
     target: NodeId,
-    client: Result<Client, String>,
+    client: Result<Client, TransportError>,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -136,11 +140,12 @@ impl Connection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let unreachable =
-            |why: String| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(why)));
-        let client = self.client.as_mut().map_err(|e| unreachable(e.clone()))?;
-        let payload = encode(req)
-            .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e))))?;
+        let target = self.target;
+        let client = self
+            .client
+            .as_mut()
+            .map_err(|e| RPCError::Unreachable(Unreachable::new(&*e)))?;
+        let payload = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(payload);
         request.set_timeout(timeout);
         let reply = match rpc_kind {
@@ -148,10 +153,13 @@ impl Connection {
             Rpc::Vote => client.vote(request).await,
             Rpc::InstallSnapshot => client.install_snapshot(request).await,
         }
-        .map_err(|s| unreachable(format!("node {}: {}", self.target, s.message())))?;
-        let answer: Result<Resp, RaftError<NodeId, E>> = decode(reply.get_ref())
-            .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e))))?;
-        answer.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e)))
+        .map_err(|s| {
+            let why = std::io::Error::other(format!("node {target}: {}", s.message()));
+            RPCError::Unreachable(Unreachable::new(&why))
+        })?;
+        let answer: Result<Resp, RaftError<NodeId, E>> =
+            decode(reply.get_ref()).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        answer.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(target, e)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server side of node-to-node gRPC: hands openraft's RPCs to the local
 //! Raft, applies commands forwarded by followers, answers read-index requests.
 
+use super::error::RemoteFailure;
 use super::network::{decode, encode};
 use super::proto::raft_transport_server::{RaftTransport, RaftTransportServer};
 use super::proto::Payload;
@@ -21,11 +22,11 @@ pub fn server(node: Arc<Node>) -> RaftTransportServer<Transport> {
 }
 
 fn input<T: DeserializeOwned>(req: &Request<Payload>) -> Result<T, Status> {
-    decode(req.get_ref()).map_err(Status::invalid_argument)
+    Ok(decode(req.get_ref())?)
 }
 
 fn output<T: Serialize>(v: &T) -> Result<Response<Payload>, Status> {
-    encode(v).map(Response::new).map_err(Status::internal)
+    Ok(encode(v).map(Response::new)?)
 }
 
 #[tonic::async_trait]
@@ -45,18 +46,18 @@ impl RaftTransport for Transport {
     async fn submit(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
         let cmd: Command = input(&req)?;
         // Only the leader applies forwarded commands (batched with its own); never forwarded again.
-        let answer: Result<Outcome, String> = self
+        let answer: Result<Outcome, RemoteFailure> = self
             .node
             .submit_forwarded(cmd)
             .await
-            .map_err(|e| e.to_string());
+            .map_err(|e| RemoteFailure::of(&e));
         output(&answer)
     }
 
     async fn read_index(&self, _req: Request<Payload>) -> Result<Response<Payload>, Status> {
-        let answer: Result<u64, String> = match self.node.raft.ensure_linearizable().await {
+        let answer: Result<u64, RemoteFailure> = match self.node.raft.ensure_linearizable().await {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(RemoteFailure::of(&e)),
         };
         output(&answer)
     }

@@ -8,6 +8,7 @@
 
 use super::{Member, NodeId, TypeConfig};
 use crate::state::{Outcome, State};
+use crate::storage::{Db, StorageError as OpenError};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
     AnyError, Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader,
@@ -22,6 +23,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
+
+/// The file under the node's data directory.
+const FILE: &str = "raft.sled";
+const LOG_TREE: &str = "raft-log";
+const SNAPSHOT_TREE: &str = "raft-snapshot";
 
 const LOG_PREFIX: u8 = b'l';
 const KEY_VOTE: &[u8] = b"m/vote";
@@ -46,15 +52,11 @@ fn io_err(
     }
 }
 
-/// Open the node's sled database under `dir`.
-pub fn open_db(dir: &Path) -> Result<sled::Db, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join("raft.sled");
-    sled::Config::new()
-        .path(&path)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .map_err(|e| format!("opening {}: {e}", path.display()))
+/// Open the node's Raft storage under `dir`: the log, and the state machine
+/// as of its last snapshot.
+pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
+    let db = Db::open(dir, FILE)?;
+    Ok((LogStore::new(&db)?, StateMachineStore::new(&db)?))
 }
 
 /// The Raft log storage.
@@ -65,9 +67,11 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    pub fn new(db: sled::Db) -> Result<Self, String> {
-        let tree = db.open_tree("raft-log").map_err(|e| e.to_string())?;
-        Ok(Self { db, tree })
+    pub fn new(db: &Db) -> Result<Self, OpenError> {
+        Ok(Self {
+            tree: db.tree(LOG_TREE)?,
+            db: db.sled().clone(),
+        })
     }
 
     fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> StorageResult<Option<T>> {
@@ -192,7 +196,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .flush_async()
             .await
             .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()));
+            .map_err(std::io::Error::from);
         callback.log_io_completed(flushed);
         Ok(())
     }
@@ -252,23 +256,22 @@ pub type SharedState = Arc<RwLock<Machine>>;
 #[derive(Clone)]
 pub struct StateMachineStore {
     machine: SharedState,
-    db: sled::Db,
+    db: Db,
     tree: sled::Tree,
     snapshot_seq: u64,
 }
 
 impl StateMachineStore {
     /// Load the last snapshot (entries after it are replayed by openraft).
-    pub fn new(db: sled::Db) -> Result<Self, String> {
-        let tree = db.open_tree("raft-snapshot").map_err(|e| e.to_string())?;
+    pub fn new(db: &Db) -> Result<Self, OpenError> {
         let store = Self {
             machine: SharedState::default(),
-            db,
-            tree,
+            tree: db.tree(SNAPSHOT_TREE)?,
+            db: db.clone(),
             snapshot_seq: 0,
         };
-        if let Some(snap) = store.stored_snapshot().map_err(|e| e.to_string())? {
-            store.install(&snap).map_err(|e| e.to_string())?;
+        if let Some(snap) = store.stored_snapshot()? {
+            store.install(&snap)?;
         }
         Ok(store)
     }
@@ -277,15 +280,15 @@ impl StateMachineStore {
         self.machine.clone()
     }
 
-    fn stored_snapshot(&self) -> StorageResult<Option<StoredSnapshot>> {
+    fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, OpenError> {
         match self
             .tree
             .get(KEY_SNAPSHOT)
-            .map_err(|e| io_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?
+            .map_err(|e| self.db.read_error(e))?
         {
             Some(v) => bincode::deserialize(&v)
                 .map(Some)
-                .map_err(|e| io_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e)),
+                .map_err(|e| self.db.corrupt("stored snapshot", e)),
             None => Ok(None),
         }
     }
@@ -298,18 +301,16 @@ impl StateMachineStore {
             .insert(KEY_SNAPSHOT, bytes)
             .map_err(|e| io_err(subject.clone(), ErrorVerb::Write, e))?;
         self.db
+            .sled()
             .flush()
             .map_err(|e| io_err(subject, ErrorVerb::Write, e))?;
         Ok(())
     }
 
-    fn install(&self, snap: &StoredSnapshot) -> StorageResult<()> {
+    fn install(&self, snap: &StoredSnapshot) -> Result<(), OpenError> {
         let state = State::from_snapshot(&snap.data).map_err(|e| {
-            io_err(
-                ErrorSubject::Snapshot(Some(snap.meta.signature())),
-                ErrorVerb::Read,
-                std::io::Error::other(e),
-            )
+            self.db
+                .corrupt(format!("snapshot {}", snap.meta.snapshot_id), e)
         })?;
         let mut m = self.machine.write();
         m.state = state;
@@ -328,20 +329,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         };
         let data = tokio::task::spawn_blocking(move || state.to_snapshot())
             .await
-            .map_err(|e| {
-                io_err(
-                    ErrorSubject::StateMachine,
-                    ErrorVerb::Read,
-                    std::io::Error::other(e.to_string()),
-                )
-            })?
-            .map_err(|e| {
-                io_err(
-                    ErrorSubject::StateMachine,
-                    ErrorVerb::Read,
-                    std::io::Error::other(e),
-                )
-            })?;
+            .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Read, e))?
+            .map_err(|e| io_err(ErrorSubject::StateMachine, ErrorVerb::Read, e))?;
         let snapshot_id = match last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.snapshot_seq),
             None => format!("--{}", self.snapshot_seq),
@@ -413,12 +402,21 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             data: snapshot.into_inner(),
         };
         tracing::info!(snapshot = %meta.snapshot_id, bytes = stored.data.len(), "installing a snapshot from the leader");
-        self.install(&stored)?;
+        self.install(&stored).map_err(|e| {
+            io_err(
+                ErrorSubject::Snapshot(Some(meta.signature())),
+                ErrorVerb::Read,
+                e,
+            )
+        })?;
         self.save_snapshot(&stored)
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        Ok(self.stored_snapshot()?.map(|s| Snapshot {
+        let stored = self
+            .stored_snapshot()
+            .map_err(|e| io_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e))?;
+        Ok(stored.map(|s| Snapshot {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),
         }))

@@ -15,7 +15,7 @@ pub use run::{run, Listeners, TlsConfigs, SHUTDOWN_GRACE};
 use crate::broker::{Ledger, Settings};
 use crate::cluster;
 use crate::config::node::NodeConfig;
-use crate::state::store::Store;
+use crate::storage::Store;
 use listen::Inherited;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,8 +40,12 @@ pub enum ServerError {
         name: &'static str,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Ledger(String),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    NodeTls(#[from] cluster::TransportError),
     #[error(transparent)]
     Config(#[from] crate::broker::LoadError),
     #[error("gRPC reflection: {0}")]
@@ -165,7 +169,7 @@ async fn open_ledger(
     opts: &Options,
 ) -> Result<(Ledger, Option<tonic::transport::ServerTlsConfig>), ServerError> {
     let Some(node_cfg) = &opts.node else {
-        let store = Store::open(&opts.settings.data_dir).map_err(ServerError::Ledger)?;
+        let store = Store::open(&opts.settings.data_dir)?;
         return Ok((Ledger::Local(store), None));
     };
     let members = node_cfg
@@ -184,9 +188,7 @@ async fn open_ledger(
         &node_cfg.node_cert,
         &node_cfg.node_key,
     ) {
-        (Some(ca), Some(cert), Some(key)) => {
-            Some(cluster::tls::NodeTls::load(ca, cert, key).map_err(ServerError::Tls)?)
-        }
+        (Some(ca), Some(cert), Some(key)) => Some(cluster::tls::NodeTls::load(ca, cert, key)?),
         _ => {
             tracing::warn!(raft = %node_cfg.raft, "node-to-node traffic is not encrypted (loopback only); configure cluster_ca, node_cert, node_key");
             None
@@ -194,9 +196,8 @@ async fn open_ledger(
     };
     let server_tls = tls.as_ref().map(|t| t.server.clone());
     let tuning = cluster::Tuning::from(&node_cfg.timing);
-    let node = cluster::Node::start(node_cfg.id, members, &opts.settings.data_dir, tuning, tls)
-        .await
-        .map_err(ServerError::Ledger)?;
+    let node =
+        cluster::Node::start(node_cfg.id, members, &opts.settings.data_dir, tuning, tls).await?;
     tracing::info!(id = node_cfg.id, raft = %node_cfg.raft, "cluster member started");
     Ok((Ledger::Cluster(node), server_tls))
 }

@@ -63,7 +63,7 @@ pub async fn run(
         let b = broker.clone();
         node.set_reloader(Arc::new(move || {
             let b = b.clone();
-            Box::pin(async move { b.reload().await.map_err(|e| e.to_string()) })
+            Box::pin(async move { b.reload().await.map_err(Into::into) })
         }));
     }
     background.push(tokio::spawn(purge_periodically(broker.clone())));

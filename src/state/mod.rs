@@ -4,7 +4,10 @@
 //! returns the storage writes it implies. The cluster replicates the same
 //! commands; a single node applies them directly.
 
-pub mod store;
+mod error;
+
+use error::{bad_key, bad_record};
+pub use error::{DecodeError, EncodeError};
 
 use crate::placement::{self, Decision, HostView};
 use serde::{Deserialize, Serialize};
@@ -164,17 +167,19 @@ fn split_key(k: &[u8]) -> Option<(String, String)> {
 
 impl State {
     /// Rebuild from stored key/value pairs (as written by `apply`).
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> Result<Self, String> {
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<Self, DecodeError> {
         let mut s = State::default();
         for (k, v) in pairs {
             if let Some(rest) = k.strip_prefix(COOKIE_PREFIX) {
-                let id = split_key(rest).ok_or("bad cookie key")?;
-                let rec = serde_json::from_slice(&v).map_err(|e| format!("cookie record: {e}"))?;
+                let id = split_key(rest).ok_or_else(|| bad_key("cookie", &k))?;
+                let rec = serde_json::from_slice(&v).map_err(|e| bad_record("cookie", &k, e))?;
                 s.cookies.insert(id, rec);
             } else if let Some(rest) = k.strip_prefix(PLACEMENT_PREFIX) {
-                let id = split_key(rest).ok_or("bad placement key")?;
+                let id = split_key(rest).ok_or_else(|| bad_key("placement", &k))?;
                 let rec: PlacementRecord =
-                    serde_json::from_slice(&v).map_err(|e| format!("placement record: {e}"))?;
+                    serde_json::from_slice(&v).map_err(|e| bad_record("placement", &k, e))?;
                 *s.per_host.entry(rec.host.clone()).or_default() += 1;
                 s.placements.insert(id, rec);
             }
@@ -183,7 +188,7 @@ impl State {
     }
 
     /// The state as snapshot bytes (the derived index is rebuilt on load).
-    pub fn to_snapshot(&self) -> Result<Vec<u8>, String> {
+    pub fn to_snapshot(&self) -> Result<Vec<u8>, EncodeError> {
         let snap = Snapshot {
             cookies: self
                 .cookies
@@ -197,13 +202,12 @@ impl State {
                 .collect(),
             config: self.config.clone(),
         };
-        serde_json::to_vec(&snap).map_err(|e| format!("serialising state: {e}"))
+        Ok(serde_json::to_vec(&snap)?)
     }
 
     /// The state from `to_snapshot` bytes.
-    pub fn from_snapshot(bytes: &[u8]) -> Result<Self, String> {
-        let snap: Snapshot =
-            serde_json::from_slice(bytes).map_err(|e| format!("reading state snapshot: {e}"))?;
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let snap: Snapshot = serde_json::from_slice(bytes).map_err(DecodeError::Snapshot)?;
         let mut s = State::default();
         for (k, rec) in snap.placements {
             *s.per_host.entry(rec.host.clone()).or_default() += 1;

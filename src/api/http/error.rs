@@ -84,14 +84,15 @@ mod tests {
     #[tokio::test]
     async fn server_failures_keep_internal_text_out_of_the_body() {
         let e = HttpError::from(LedgerError::Unavailable(
-            "read index from node 2: connection refused".into(),
+            crate::cluster::Unavailable::ForwardDeadline(2),
         ));
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(e.to_string().contains("connection refused"));
+        assert!(e.to_string().contains("forwarding to node 2 timed out"));
         let text = body(e.response()).await;
         assert_eq!(text, "503: Service Unavailable: cluster unavailable\n");
 
-        let e = HttpError::from(LedgerError::Storage("writing state: disk full".into()));
+        let disk_full = std::io::Error::other("writing state: disk full");
+        let e = HttpError::from(LedgerError::Storage(std::sync::Arc::new(disk_full)));
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body(e.response()).await, "503: Service Unavailable\n");
     }

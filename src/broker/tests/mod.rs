@@ -7,7 +7,7 @@ mod selection;
 
 use super::{Broker, Ledger, Settings};
 use crate::auth::ratelimit::Limit;
-use crate::state::store::Store;
+use crate::storage::Store;
 use std::time::Duration;
 use tempfile::TempDir;
 

@@ -1,0 +1,63 @@
+//! What can go wrong in storage, with the file or record it concerns.
+
+use std::path::PathBuf;
+
+/// Boxed source of a corrupt-data error (a decoder's error).
+pub type DecodeSource = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("creating {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("opening {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("opening tree {tree} in {}: {source}", path.display())]
+    Tree {
+        path: PathBuf,
+        tree: &'static str,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    /// Stored bytes that do not decode: `what` names the record (its key).
+    #[error("{}: corrupt {what}: {source}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: DecodeSource,
+    },
+    #[error("starting the state writer: {0}")]
+    StartWriter(#[source] std::io::Error),
+    #[error("state writer stopped")]
+    WriterStopped,
+    /// The Raft log or state machine failed (as openraft reports it).
+    #[error(transparent)]
+    Raft(Box<openraft::StorageError<u64>>),
+}
+
+impl From<openraft::StorageError<u64>> for StorageError {
+    fn from(e: openraft::StorageError<u64>) -> Self {
+        StorageError::Raft(Box::new(e))
+    }
+}

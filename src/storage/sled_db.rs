@@ -1,0 +1,86 @@
+//! The one place a sled database is opened, with the settings every store
+//! of the broker uses; the handle remembers its path for error messages.
+
+use super::StorageError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An open sled database and where it lives.
+#[derive(Clone)]
+pub struct Db {
+    db: sled::Db,
+    path: Arc<Path>,
+}
+
+impl Db {
+    /// Open (or create) the database `file` under `dir`, creating `dir` if needed.
+    pub fn open(dir: &Path, file: &str) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(file);
+        let db = sled::Config::new()
+            .path(&path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|source| StorageError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Db {
+            db,
+            path: path.into(),
+        })
+    }
+
+    /// Open (or create) the tree `name`.
+    pub fn tree(&self, name: &'static str) -> Result<sled::Tree, StorageError> {
+        self.db
+            .open_tree(name)
+            .map_err(|source| StorageError::Tree {
+                path: self.path(),
+                tree: name,
+                source,
+            })
+    }
+
+    /// The sled handle.
+    pub fn sled(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> PathBuf {
+        self.path.to_path_buf()
+    }
+
+    /// A read failure in this database.
+    pub fn read_error(&self, source: sled::Error) -> StorageError {
+        StorageError::Read {
+            path: self.path(),
+            source,
+        }
+    }
+
+    /// A write failure in this database.
+    pub fn write_error(&self, source: sled::Error) -> StorageError {
+        StorageError::Write {
+            path: self.path(),
+            source,
+        }
+    }
+
+    /// Bytes under `what` in this database that do not decode.
+    pub fn corrupt(
+        &self,
+        what: impl Into<String>,
+        source: impl Into<super::error::DecodeSource>,
+    ) -> StorageError {
+        StorageError::Corrupt {
+            path: self.path(),
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
