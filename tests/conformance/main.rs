@@ -16,10 +16,10 @@
 //! Addresses in the configurations are all in 127.0.0.0/8.
 //!
 //! One file per area: `acl`, `profiles` (profile keys and INI syntax),
-//! `tasks` (the tasks and selectsession), `auth` (mechanisms),
-//! `cookies` (authid cookies), `routing` (paths, methods, frontends and
-//! backends), `uccs`. The session profiles files are under
-//! `tests/fixtures/conformance/`.
+//! `tasks` (the tasks and selectsession), `auth` (mechanisms), `cookies`
+//! (authid cookies), `preshared_cookie` (`my-cookie`, `my-cookie-file`),
+//! `routing` (paths, methods, frontends and backends), `uccs`. The session
+//! profiles files are under `tests/fixtures/conformance/`.
 
 /// A session profiles file from `tests/fixtures/conformance/`, compiled in.
 macro_rules! profiles {
@@ -44,6 +44,7 @@ mod pair;
 mod acl;
 mod auth;
 mod cookies;
+mod preshared_cookie;
 mod profiles;
 mod routing;
 mod tasks;
