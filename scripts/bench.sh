@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 MODE=single
 case "${1:-}" in single|cluster) MODE=$1; shift ;; esac
 DUR=${1:-10}
-command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
-[ -x /usr/bin/x2gobroker ] || { echo "bench: needs the reference (apt-get install x2gobroker-daemon)" >&2; exit 2; }
+. scripts/lib/deps.sh
+# The load generator, the reference to compare with, and what building ours needs.
+ensure_packages wrk curl x2gobroker-daemon build-essential libpam0g-dev pkg-config protobuf-compiler
 
 cargo build --release --quiet --bin x2gobroker --example static_http
 OURS=target/release/x2gobroker

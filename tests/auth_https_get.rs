@@ -2,10 +2,14 @@
 //! broker sends the credentials as basic auth, verifies the server
 //! certificate, and grants access only on 200.
 
+// Each test binary uses only some of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
 use base64::Engine;
-use common::*;
+use common::http::*;
+use common::processes::*;
+use common::site::*;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -84,12 +88,9 @@ fn https_get_grants_on_200_only() {
         site.dir.path().display()
     );
     std::fs::write(site.conf(), conf).unwrap();
-    let b = start_ours_with(
-        &site,
-        &site.path("data"),
-        &[],
-        &[("SSL_CERT_FILE", cert.to_str().unwrap())],
-    );
+    let b = Ours::new(&site)
+        .env("SSL_CERT_FILE", cert.to_str().unwrap())
+        .start();
     let ok = b.post(
         "/plain/",
         &form(&[
@@ -112,12 +113,10 @@ fn https_get_grants_on_200_only() {
     assert_eq!(bad.status, 401);
 
     // A server whose certificate is not trusted is never asked twice: the TLS handshake fails.
-    let b2 = start_ours_with(
-        &site,
-        &site.path("data2"),
-        &[],
-        &[("SSL_CERT_FILE", "/dev/null")],
-    );
+    let b2 = Ours::new(&site)
+        .data_dir(&site.path("data2"))
+        .env("SSL_CERT_FILE", "/dev/null")
+        .start();
     let r = b2.post(
         "/plain/",
         &form(&[

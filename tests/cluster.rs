@@ -4,9 +4,15 @@
 //! that missed many entries catches up through a snapshot, and a node
 //! without a majority answers 503 instead of a stale answer.
 
+// Each test binary uses only some of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
-use common::*;
+use common::cluster::*;
+use common::http::*;
+use common::processes::*;
+use common::site::*;
+use common::wait_until;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};

@@ -1,8 +1,11 @@
 //! The small pages: `/`, `/pubkeys/`, `/healthz`, the UCCS ping.
 
+// Each test binary uses only some of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
-use common::*;
+use common::processes::*;
+use common::site::*;
 
 #[test]
 fn it_works_pubkeys_and_health() {

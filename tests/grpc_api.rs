@@ -2,9 +2,13 @@
 //! and cookie chain as the HTTP frontends, profiles, selection, the user's
 //! placements, status, and server reflection listing the service.
 
+// Each test binary uses only some of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
-use common::*;
+use common::processes::*;
+use common::site::*;
+use common::sockets::*;
 use tonic::Code;
 use x2gobroker::api::grpc::proto::broker_client::BrokerClient;
 use x2gobroker::api::grpc::proto::*;
@@ -25,8 +29,9 @@ fn profiles_selection_sessions_and_reflection() {
         "[global]\nrequire-password = true\ndefault-auth-mech = none\n",
         &format!("[desk]\nname=Desk\nhost=d1 (127.0.0.1:{port})\ncommand=MATE\n\n[hidden]\nhost=127.0.0.8\nacl-users-deny=ALL\n"),
     );
-    let grpc = format!("127.0.0.1:{}", free_port());
-    let _b = start_ours(&site, &["--grpc", &grpc]);
+    let listener = loopback();
+    let grpc = addr_of(&listener);
+    let _b = Ours::new(&site).listen("--grpc", listener).start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,9 +2,14 @@
 //! joins as learner and becomes a voter, another node is removed, while
 //! clients keep selecting sessions on every node; nothing is lost.
 
+// Each test binary uses only some of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
-use common::*;
+use common::cluster::*;
+use common::http::*;
+use common::site::*;
+use common::wait_until;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

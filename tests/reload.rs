@@ -2,9 +2,13 @@
 //! file is refused with file, line and key named, and the running
 //! configuration stays in force. Plus start-up refusals.
 
+// Each test binary uses only some of the shared helpers.
+#[allow(dead_code)]
 mod common;
 
-use common::*;
+use common::processes::*;
+use common::site::*;
+use common::wait_until;
 use std::process::Command;
 use std::time::Duration;
 
@@ -56,18 +60,32 @@ fn sighup_reloads_and_a_broken_file_keeps_the_running_config() {
     );
 }
 
-/// Run `serve` with an HTTP listener on `host` and wait for it to exit (it must refuse to start).
+/// Run `serve` with an HTTP listener on `host` (any port) and wait for it
+/// to exit: it must refuse to start, and is killed if it does not within 30 s.
 fn serve_once(site: &Site, host: &str) -> std::process::Output {
-    Command::new(ours_bin())
+    let (out, err) = (site.path("serve-once.out"), site.path("serve-once.err"));
+    let mut child = Command::new(ours_bin())
         .args(["serve", "--x2gobroker-conf"])
         .arg(site.conf())
         .arg("--session-profiles")
         .arg(site.profiles())
         .arg("--data-dir")
         .arg(site.path("d"))
-        .args(["--http", &format!("{host}:{}", free_port())])
-        .output()
-        .unwrap()
+        .args(["--http", &format!("{host}:0")])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    wait_until("serve to exit", Duration::from_secs(30), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    std::process::Output {
+        status: status.unwrap(),
+        stdout: std::fs::read(&out).unwrap(),
+        stderr: std::fs::read(&err).unwrap(),
+    }
 }
 
 #[test]

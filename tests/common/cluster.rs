@@ -1,0 +1,187 @@
+//! Test clusters of our broker: node files on loopback sockets bound by the
+//! test, one CA per cluster, starting and killing nodes, the leader they
+//! agree on, and `x2gobrokerctl` with the site's admin certificate.
+
+use super::http::{get_within, request, Reply};
+use super::processes::{ours_bin, start_node, Running};
+use super::site::Site;
+use super::sockets::{addr_of, loopback, rebind};
+use super::unique;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// One member of a test cluster: its addresses and, while it runs, its process.
+pub struct ClusterNode {
+    pub id: u64,
+    pub http: SocketAddr,
+    pub raft: SocketAddr,
+    pub toml: PathBuf,
+    pub running: Option<Running>,
+    /// The node's HTTP and Raft sockets, bound when its file was written and
+    /// held until its first start; a restart binds the same addresses again.
+    reserved: Vec<TcpListener>,
+}
+
+impl ClusterNode {
+    /// A node whose process the test starts on its own (no sockets reserved).
+    pub fn at(id: u64, http: SocketAddr, raft: SocketAddr, toml: PathBuf) -> Self {
+        ClusterNode {
+            id,
+            http,
+            raft,
+            toml,
+            running: None,
+            reserved: Vec::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        request(
+            self.http,
+            "POST",
+            path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    }
+
+    /// `/status` as JSON (None when the node does not answer).
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let reply = get_within(
+            self.http,
+            "/status",
+            Duration::from_millis(300),
+            Duration::from_secs(5),
+        )
+        .ok()?;
+        serde_json::from_str(&reply.body).ok()
+    }
+
+    /// Start (or restart) the node's process on its addresses.
+    pub fn start(&mut self, site: &Site) {
+        let sockets = if self.reserved.is_empty() {
+            vec![rebind(self.http), rebind(self.raft)]
+        } else {
+            std::mem::take(&mut self.reserved)
+        };
+        let log = site.path(&format!("node{}-{}.log", self.id, unique()));
+        self.running = Some(start_node(&self.toml, sockets, self.http, log));
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+        }
+    }
+}
+
+/// Write `n` node files for one cluster on loopback sockets (state under the site).
+pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
+    cluster_nodes_with(site, n, n, timing)
+}
+
+/// Node files for a cluster of `initial` members plus `total - initial` nodes
+/// that wait to be added (their files list every node, themselves included).
+pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -> Vec<ClusterNode> {
+    let sockets: Vec<(u64, TcpListener, TcpListener)> =
+        (1..=total).map(|id| (id, loopback(), loopback())).collect();
+    let members_upto = |last: u64| -> String {
+        sockets
+            .iter()
+            .filter(|(id, _, _)| *id <= last)
+            .map(|(id, http, raft)| {
+                format!(
+                    "[[members]]\nid = {id}\nraft = \"{}\"\nhttp = \"{}\"\n\n",
+                    addr_of(raft),
+                    addr_of(http)
+                )
+            })
+            .collect()
+    };
+    // Mutual TLS between the nodes, from a CA made for this cluster.
+    let pki = site.path("pki");
+    let ids: Vec<String> = sockets.iter().map(|(id, _, _)| id.to_string()).collect();
+    let out = Command::new(ours_bin())
+        .args(["keygen", "--out"])
+        .arg(&pki)
+        .args(["--nodes", &ids.join(","), "--clients", "admin"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<(u64, PathBuf)> = sockets
+        .iter()
+        .map(|(id, http, raft)| {
+            let toml = site.path(&format!("node{id}.toml"));
+            let members = members_upto(if *id <= initial { initial } else { total });
+            let text = format!(
+                "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\ncluster_ca = \"{pki}/ca.pem\"\nnode_cert = \"{pki}/node{id}.pem\"\nnode_key = \"{pki}/node{id}-key.pem\"\n\n{members}[timing]\n{timing}\n",
+                site.path(&format!("data{id}")).display(),
+                site.conf().display(),
+                site.profiles().display(),
+                raft = addr_of(raft),
+                http = addr_of(http),
+                pki = pki.display(),
+            );
+            std::fs::write(&toml, text).unwrap();
+            (*id, toml)
+        })
+        .collect();
+    sockets
+        .into_iter()
+        .zip(files)
+        .map(|((id, http, raft), (_, toml))| {
+            let mut node = ClusterNode::at(id, addr_of(&http), addr_of(&raft), toml);
+            node.reserved = vec![http, raft];
+            node
+        })
+        .collect()
+}
+
+/// The id of the leader all running nodes agree on, if any.
+pub fn agreed_leader(nodes: &[ClusterNode]) -> Option<u64> {
+    let mut leader = None;
+    for n in nodes.iter().filter(|n| n.running.is_some()) {
+        let l = n.status()?.get("leader")?.as_u64()?;
+        if leader.is_some_and(|x| x != l) {
+            return None;
+        }
+        leader = Some(l);
+    }
+    leader
+}
+
+/// Run `x2gobrokerctl` against `node` with the site's admin certificate: (success, output).
+pub fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
+    let pki = site.path("pki");
+    let out = Command::new(env!("CARGO_BIN_EXE_x2gobrokerctl"))
+        .args(["--node", &node.raft.to_string()])
+        .arg("--ca")
+        .arg(pki.join("ca.pem"))
+        .arg("--cert")
+        .arg(pki.join("admin.pem"))
+        .arg("--key")
+        .arg(pki.join("admin-key.pem"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

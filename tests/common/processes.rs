@@ -1,0 +1,250 @@
+//! The processes under test: our broker (`x2gobroker serve`) on sockets the
+//! test bound and handed down, and the reference daemon (`x2gobroker -M
+//! HTTP`) on a port it chose itself. Each runs with its log in a file of the
+//! site and is killed when its `Running` handle drops.
+
+use super::http::{get_within, request, Reply};
+use super::site::Site;
+use super::sockets::{addr_of, inherit, listening_port, loopback};
+use super::unique;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The reference broker's entry point, when installed.
+pub const REFERENCE: &str = "/usr/bin/x2gobroker";
+
+pub fn reference_installed() -> bool {
+    Path::new(REFERENCE).exists()
+}
+
+/// Our broker's binary.
+pub fn ours_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_x2gobroker")
+}
+
+/// How long a process may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running broker process, killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        request(
+            self.addr,
+            "POST",
+            path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        request(self.addr, "GET", path, &[], b"")
+    }
+
+    /// Panic with the log when the process has exited.
+    fn check_alive(&mut self, what: &str) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{what} exited early ({status}): {}", self.log_text());
+        }
+    }
+
+    /// Wait until our broker answers `/healthz` (its inherited socket
+    /// accepts connections before it runs, so connecting proves nothing).
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            let probe = get_within(
+                self.addr,
+                "/healthz",
+                Duration::from_millis(200),
+                Duration::from_secs(2),
+            );
+            if probe.is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            self.check_alive("broker");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "broker did not answer on {}: {}",
+            self.addr,
+            self.log_text()
+        );
+    }
+}
+
+/// Spawn `cmd` with stdout and stderr in `log`.
+fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(std::fs::OpenOptions::new().append(true).open(log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"))
+}
+
+/// Start our broker `serve --config toml` on its node file's sockets
+/// `listeners` (answering HTTP on `http`), logging to `log`.
+pub fn start_node(
+    toml: &Path,
+    listeners: Vec<TcpListener>,
+    http: SocketAddr,
+    log: PathBuf,
+) -> Running {
+    let mut cmd = Command::new(ours_bin());
+    cmd.args(["serve", "--config"])
+        .arg(toml)
+        .env("RUST_LOG", "x2gobroker=debug,openraft=warn");
+    inherit(&mut cmd, &listeners);
+    let child = spawn_logged(&mut cmd, &log, "a cluster node");
+    drop(listeners);
+    let mut running = Running {
+        child,
+        addr: http,
+        log,
+    };
+    running.wait_ready();
+    running
+}
+
+/// Our broker, single node, with everything a test may vary.
+pub struct Ours<'a> {
+    site: &'a Site,
+    data_dir: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    listeners: Vec<(String, TcpListener)>,
+}
+
+impl<'a> Ours<'a> {
+    /// Our broker on `site`'s files, state in the site's `data`, plain HTTP on a fresh port.
+    pub fn new(site: &'a Site) -> Self {
+        Ours {
+            site,
+            data_dir: site.path("data"),
+            args: Vec::new(),
+            env: Vec::new(),
+            listeners: Vec::new(),
+        }
+    }
+
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = dir.to_path_buf();
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// One more listener, named on the command line as `flag <its address>` (`--grpc`, `--https`).
+    pub fn listen(mut self, flag: &str, listener: TcpListener) -> Self {
+        self.listeners.push((flag.into(), listener));
+        self
+    }
+
+    /// Start it and wait until it answers.
+    pub fn start(self) -> Running {
+        let http = loopback();
+        let addr = addr_of(&http);
+        let log = self.site.path(&format!("ours-{}.log", unique()));
+        let mut cmd = Command::new(ours_bin());
+        cmd.args(["serve", "--x2gobroker-conf"])
+            .arg(self.site.conf())
+            .arg("--session-profiles")
+            .arg(self.site.profiles())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--http", &addr.to_string()]);
+        let mut sockets = vec![http];
+        for (flag, listener) in self.listeners {
+            cmd.args([flag, addr_of(&listener).to_string()]);
+            sockets.push(listener);
+        }
+        cmd.args(&self.args)
+            .env("RUST_LOG", "x2gobroker=debug")
+            .envs(self.env);
+        inherit(&mut cmd, &sockets);
+        let child = spawn_logged(&mut cmd, &log, "our broker");
+        drop(sockets);
+        let mut running = Running { child, addr, log };
+        running.wait_ready();
+        running
+    }
+}
+
+/// Start our broker on a fresh loopback port with `extra` arguments.
+pub fn start_ours(site: &Site, extra: &[&str]) -> Running {
+    Ours::new(site).args(extra).start()
+}
+
+/// Start our broker with its state in `data_dir`.
+pub fn start_ours_in(site: &Site, data_dir: &Path, extra: &[&str]) -> Running {
+    Ours::new(site).data_dir(data_dir).args(extra).start()
+}
+
+/// Start the reference daemon (`x2gobroker -M HTTP`) on a loopback port of
+/// its choosing: it binds port 0 and the port is read from `/proc`, so no
+/// other process can take the port between choosing and binding.
+pub fn start_reference(site: &Site) -> Running {
+    assert!(
+        reference_installed(),
+        "needs the reference broker ({REFERENCE}, Debian x2gobroker-daemon)"
+    );
+    let log = site.path(&format!("reference-{}.log", unique()));
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(REFERENCE)
+        .args(["-M", "HTTP", "-C"])
+        .arg(site.conf())
+        .args(["-b", "127.0.0.1:0"])
+        .env("X2GOBROKER_SESSIONPROFILES", site.profiles())
+        .env("LOGNAME", "root")
+        .env("HOME", site.dir.path());
+    let child = spawn_logged(&mut cmd, &log, "the reference broker");
+    let mut running = Running {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        log,
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some(port) = listening_port(running.child.id()) {
+            running.addr.set_port(port);
+            return running;
+        }
+        running.check_alive("the reference broker");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "the reference broker did not listen: {}",
+        running.log_text()
+    );
+}
