@@ -108,7 +108,7 @@ impl Broker {
         issue_cookie: bool,
     ) -> Result<Access, BrokerError> {
         let Credentials { user, ip, .. } = creds;
-        if let Some(wait) = self.limiter.blocked_for(user, ip) {
+        if let Some(wait) = self.login_blocked_for(user, ip).await {
             tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
             return Ok(Access::Limited(wait));
         }
@@ -116,11 +116,11 @@ impl Broker {
             .authenticate(loaded, backend, user, creds.password)
             .await
         {
-            self.limiter.failure(user, ip);
+            self.login_failed(user, ip).await;
             tracing::warn!(user = %user, client = %ip, "authentication failed");
             return Ok(Access::Denied);
         }
-        self.limiter.success(user);
+        self.login_succeeded(user).await;
         tracing::info!(user = %user, client = %ip, "authentication succeeded");
         let next = auth::new_cookie();
         if !user.is_empty() && issue_cookie {

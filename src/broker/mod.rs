@@ -6,13 +6,15 @@
 //! One file per task: `task` (what a request asks for), `access`
 //! (passwords, cookies, rate limiting), `listing` (profiles and placements
 //! a user may see, after the read barrier), `selection` (choosing a server),
-//! `pubkeys`; and what they stand on: `loaded` (the configuration in
+//! `pubkeys`; and what they stand on: `limits` (failed-login counts, the
+//! leader's in a cluster), `loaded` (the configuration in
 //! force), `ledger` (where state commands go), `probe` (server port scans),
 //! `error`.
 
 pub mod access;
 pub mod error;
 pub mod ledger;
+mod limits;
 pub mod listing;
 pub mod loaded;
 pub mod probe;
@@ -65,7 +67,7 @@ pub struct Broker {
     loaded: RwLock<Arc<Loaded>>,
     ledger: Ledger,
     prober: Prober,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     groups: GroupCache,
     pam: Pam,
     hostname: String,
@@ -74,9 +76,13 @@ pub struct Broker {
 impl Broker {
     pub fn new(settings: Settings, ledger: Ledger) -> Result<Self, LoadError> {
         let loaded = load_config(&settings)?;
+        let limiter = Arc::new(RateLimiter::new(settings.user_limit, settings.client_limit));
+        if let Ledger::Cluster(node) = &ledger {
+            node.set_login_limiter(limiter.clone());
+        }
         Ok(Self {
             prober: Prober::new(settings.probe_ttl),
-            limiter: RateLimiter::new(settings.user_limit, settings.client_limit),
+            limiter,
             groups: GroupCache::default(),
             pam: Pam::new(&settings.pam_service, 16),
             hostname: hostname(),

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod login_limits;
 pub mod network;
 pub mod service;
 pub mod store;
@@ -16,6 +17,7 @@ pub mod tls;
 
 pub use error::{ClusterError, ReloadError, TransportError, Unavailable};
 
+use crate::auth::ratelimit::RateLimiter;
 use crate::config::node::RaftTiming;
 use crate::state::{Command, Outcome};
 use openraft::error::{ClientWriteError, RaftError};
@@ -95,6 +97,9 @@ pub struct Node {
     forwarded: tokio::sync::mpsc::Sender<Proposal>,
     /// Reads this node's configuration files and proposes them (set by the broker).
     reloader: std::sync::OnceLock<Reloader>,
+    /// The failed-login counters this node keeps (set by the broker); the
+    /// leader's serve the whole cluster (see `login_limits`).
+    login_limiter: std::sync::OnceLock<Arc<RateLimiter>>,
 }
 
 /// What a `Reloader` answers: done, or why not.
@@ -153,6 +158,7 @@ impl Node {
             proposals,
             forwarded,
             reloader: std::sync::OnceLock::new(),
+            login_limiter: std::sync::OnceLock::new(),
         });
         tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
         tokio::spawn(propose_batches(

@@ -3,6 +3,7 @@
 //! requests to the leader. Channels are created lazily and reused.
 
 use super::error::{RemoteFailure, TransportError};
+use super::login_limits::{LimitAnswer, LimitRequest};
 use super::proto::raft_transport_client::RaftTransportClient;
 use super::proto::Payload;
 use super::{Member, NodeId, TypeConfig};
@@ -97,6 +98,23 @@ impl Peers {
             .await
             .map_err(TransportError::Call)?;
         Ok(decode::<Result<u64, RemoteFailure>>(reply.get_ref())??)
+    }
+}
+
+impl Peers {
+    /// Ask `leader` about a login attempt's limits (see `login_limits`).
+    pub async fn login_limit(
+        &self,
+        leader: NodeId,
+        member: &Member,
+        request: &LimitRequest,
+    ) -> Result<LimitAnswer, TransportError> {
+        let mut c = self.client(leader, member)?;
+        let reply = c
+            .login_limit(encode(request)?)
+            .await
+            .map_err(TransportError::Call)?;
+        decode(reply.get_ref())
     }
 }
 

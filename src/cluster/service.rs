@@ -54,6 +54,10 @@ impl RaftTransport for Transport {
         output(&answer)
     }
 
+    async fn login_limit(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        output(&self.node.answer_login_limit(input(&req)?))
+    }
+
     async fn read_index(&self, _req: Request<Payload>) -> Result<Response<Payload>, Status> {
         let answer: Result<u64, RemoteFailure> = match self.node.raft.ensure_linearizable().await {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),

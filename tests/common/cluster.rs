@@ -19,6 +19,10 @@ pub struct ClusterNode {
     pub raft: SocketAddr,
     pub toml: PathBuf,
     pub running: Option<Running>,
+    /// Extra `serve` flags.
+    pub args: Vec<String>,
+    /// `RUST_LOG` for the node; None leaves the broker's default filter.
+    pub rust_log: Option<String>,
     /// The node's HTTP and Raft sockets, bound when its file was written and
     /// held until its first start; a restart binds the same addresses again.
     reserved: Vec<TcpListener>,
@@ -33,6 +37,8 @@ impl ClusterNode {
             raft,
             toml,
             running: None,
+            args: Vec::new(),
+            rust_log: Some("x2gobroker=debug,openraft=warn".into()),
             reserved: Vec::new(),
         }
     }
@@ -71,7 +77,15 @@ impl ClusterNode {
             std::mem::take(&mut self.reserved)
         };
         let log = site.path(&format!("node{}-{}.log", self.id, unique()));
-        self.running = Some(start_node(&self.toml, sockets, self.http, log));
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.running = Some(start_node(
+            &self.toml,
+            &args,
+            self.rust_log.as_deref(),
+            sockets,
+            self.http,
+            log,
+        ));
     }
 
     /// `kill -9`.

@@ -105,18 +105,23 @@ fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
         .unwrap_or_else(|e| panic!("start {what}: {e}"))
 }
 
-/// Start our broker `serve --config toml` on its node file's sockets
-/// `listeners` (answering HTTP on `http`), logging to `log`.
+/// Start our broker `serve --config toml [args]` on its node file's sockets
+/// `listeners` (answering HTTP on `http`), logging to `log` with `rust_log`
+/// (None: the broker's default filter).
 pub fn start_node(
     toml: &Path,
+    args: &[&str],
+    rust_log: Option<&str>,
     listeners: Vec<TcpListener>,
     http: SocketAddr,
     log: PathBuf,
 ) -> Running {
     let mut cmd = Command::new(ours_bin());
-    cmd.args(["serve", "--config"])
-        .arg(toml)
-        .env("RUST_LOG", "x2gobroker=debug,openraft=warn");
+    cmd.args(["serve", "--config"]).arg(toml).args(args);
+    match rust_log {
+        Some(filter) => cmd.env("RUST_LOG", filter),
+        None => cmd.env_remove("RUST_LOG"),
+    };
     inherit(&mut cmd, &listeners);
     let child = spawn_logged(&mut cmd, &log, "a cluster node");
     drop(listeners);
