@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler
 ensure_pam_service
 cargo build --release --bins
-exec target/release/x2gobroker serve \
+exec "${CARGO_TARGET_DIR:-target}/release/x2gobroker" serve \
   --x2gobroker-conf cluster-config/single/x2gobroker.conf \
   --session-profiles cluster-config/single/x2gobroker-sessionprofiles.conf \
   --data-dir ./data \
