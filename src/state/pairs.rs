@@ -1,0 +1,80 @@
+//! The state as key/value pairs in the local store: the key layout
+//! (`c/` user NUL cookie, `p/` profile NUL user), the JSON records under
+//! them, the write each change to a cookie or placement implies, and the
+//! rebuild of a `State` from the stored pairs.
+
+use super::cookies::CookieRecord;
+use super::error::{bad_key, bad_record, DecodeError};
+use super::placements::PlacementRecord;
+use super::State;
+
+/// A storage write implied by a command: key and new value (`None` deletes).
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+const COOKIE_PREFIX: &[u8] = b"c/";
+const PLACEMENT_PREFIX: &[u8] = b"p/";
+
+fn key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + a.len() + b.len() + 1);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+fn split_key(k: &[u8]) -> Option<(String, String)> {
+    let pos = k.iter().position(|b| *b == 0)?;
+    Some((
+        String::from_utf8(k[..pos].to_vec()).ok()?,
+        String::from_utf8(k[pos + 1..].to_vec()).ok()?,
+    ))
+}
+
+/// Store `rec` as `user`'s cookie `cookie`.
+pub(super) fn cookie_put(user: &str, cookie: &str, rec: &CookieRecord) -> Write {
+    (
+        key(COOKIE_PREFIX, user, cookie),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Delete `user`'s cookie `cookie`.
+pub(super) fn cookie_delete(user: &str, cookie: &str) -> Write {
+    (key(COOKIE_PREFIX, user, cookie), None)
+}
+
+/// Store `rec` as `user`'s placement in `profile`.
+pub(super) fn placement_put(profile: &str, user: &str, rec: &PlacementRecord) -> Write {
+    (
+        key(PLACEMENT_PREFIX, profile, user),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Delete `user`'s placement in `profile`.
+pub(super) fn placement_delete(profile: &str, user: &str) -> Write {
+    (key(PLACEMENT_PREFIX, profile, user), None)
+}
+
+impl State {
+    /// Rebuild from stored key/value pairs (as written by `apply`).
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<Self, DecodeError> {
+        let mut s = State::default();
+        for (k, v) in pairs {
+            if let Some(rest) = k.strip_prefix(COOKIE_PREFIX) {
+                let id = split_key(rest).ok_or_else(|| bad_key("cookie", &k))?;
+                let rec = serde_json::from_slice(&v).map_err(|e| bad_record("cookie", &k, e))?;
+                s.cookies.insert(id, rec);
+            } else if let Some(rest) = k.strip_prefix(PLACEMENT_PREFIX) {
+                let id = split_key(rest).ok_or_else(|| bad_key("placement", &k))?;
+                let rec: PlacementRecord =
+                    serde_json::from_slice(&v).map_err(|e| bad_record("placement", &k, e))?;
+                s.insert_placement(id, rec);
+            }
+        }
+        Ok(s)
+    }
+}

@@ -1,0 +1,50 @@
+//! The state as one snapshot (JSON bytes), for cluster snapshots: cookies,
+//! placements and the configuration; the per-host index is rebuilt on load.
+
+use super::config::ConfigTexts;
+use super::cookies::CookieRecord;
+use super::error::{DecodeError, EncodeError};
+use super::placements::PlacementRecord;
+use super::State;
+use serde::{Deserialize, Serialize};
+
+/// The serialized form of a `State`.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    cookies: Vec<((String, String), CookieRecord)>,
+    placements: Vec<((String, String), PlacementRecord)>,
+    #[serde(default)]
+    config: Option<(u64, ConfigTexts)>,
+}
+
+impl State {
+    /// The state as snapshot bytes (the derived index is rebuilt on load).
+    pub fn to_snapshot(&self) -> Result<Vec<u8>, EncodeError> {
+        let snap = Snapshot {
+            cookies: self
+                .cookies
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            placements: self
+                .placements
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            config: self.config.clone(),
+        };
+        Ok(serde_json::to_vec(&snap)?)
+    }
+
+    /// The state from `to_snapshot` bytes.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let snap: Snapshot = serde_json::from_slice(bytes).map_err(DecodeError::Snapshot)?;
+        let mut s = State::default();
+        for (k, rec) in snap.placements {
+            s.insert_placement(k, rec);
+        }
+        s.cookies = snap.cookies.into_iter().collect();
+        s.config = snap.config;
+        Ok(s)
+    }
+}
