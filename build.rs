@@ -8,5 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out.join("broker_descriptor.bin"))
         .compile_protos(&["proto/broker.proto"], &["proto"])?;
     tonic_prost_build::configure().compile_protos(&["proto/raft.proto"], &["proto"])?;
+    // No transport constructor: its `connect` would clash with the `Connect` RPC.
+    tonic_prost_build::configure()
+        .build_transport(false)
+        .compile_protos(&["proto/agent.proto"], &["proto"])?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! the disk, the system and the network.
 
 pub mod acl;
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod broker;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod processes;
 pub mod site;
 pub mod sockets;
+pub mod x2go;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

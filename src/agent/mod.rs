@@ -1,0 +1,27 @@
+//! `x2gobroker-agent`, the agent on every X2Go server: it collects this
+//! server's sessions from x2goserver's own tools (`sessions`, `session`)
+//! and its load from /proc (`load`), notices what changed (`watch`), and
+//! executes the broker's commands as the session's user (`commands`,
+//! `authkeys`, `as_user`, `user`). `wire` turns all of it into the
+//! `agent.proto` messages; `status` and `cli` are the command line.
+
+pub mod as_user;
+pub mod authkeys;
+pub mod cli;
+pub mod commands;
+pub mod hostname;
+pub mod load;
+pub mod session;
+pub mod sessions;
+pub mod status;
+#[cfg(test)]
+mod testing;
+pub mod tools;
+pub mod user;
+pub mod watch;
+pub mod wire;
+
+/// The proto-generated messages and gRPC code of `proto/agent.proto`.
+pub mod proto {
+    tonic::include_proto!("x2gobroker.agent");
+}
