@@ -148,6 +148,8 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
             .transpose()?,
     };
     inherited.close_unclaimed();
+    // Cookies, the Raft log and snapshots: nobody else's to read.
+    crate::storage::private::restrict_new_files();
     let (ledger, raft_tls) = open_ledger(&opts).await?;
     let tls = TlsConfigs {
         https: https_tls,
