@@ -276,6 +276,9 @@ raft = "127.0.0.1:19081"
 http = ["127.0.0.1:18081"]
 grpc = "127.0.0.1:17081"
 x2gobroker_conf = "/file/x2gobroker.conf"
+cluster_ca = "pki/ca.pem"
+node_cert = "pki/node1.pem"
+node_key = "pki/node1-key.pem"
 [[members]]
 id = 1
 raft = "127.0.0.1:19081"

@@ -1,6 +1,8 @@
 //! `x2gobrokerctl`: the cluster administration client. It talks to a node's
-//! `Admin` gRPC service (mutual TLS with a certificate from the cluster CA)
-//! and follows the answer to the leader for membership changes.
+//! `Admin` gRPC service, always over mutual TLS with an admin certificate of
+//! the cluster CA (`x2gobroker keygen --clients admin`; node certificates
+//! are refused by the nodes), and follows the answer to the leader for
+//! membership changes.
 
 use crate::cluster::admin::{AddNode, AdminError, AdminResult};
 use crate::cluster::network::{decode, encode};
@@ -9,7 +11,8 @@ use crate::cluster::proto::Payload;
 use crate::cluster::{Member, Status, TransportError};
 use crate::keygen::NODE_NAME;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// The admin calls that change something.
@@ -32,10 +35,14 @@ pub struct Ctl {
     /// A node's node-to-node address (its `raft` setting).
     #[arg(long, global = true, default_value = "127.0.0.1:19081")]
     pub node: String,
-    /// The cluster CA (with --cert and --key: mutual TLS; without: plain, loopback clusters only).
+    /// The directory `x2gobroker keygen` wrote: its ca.pem, admin.pem and
+    /// admin-key.pem stand in for --ca, --cert and --key not given.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub pki: Option<PathBuf>,
+    /// The cluster CA.
     #[arg(long, global = true)]
     pub ca: Option<PathBuf>,
-    /// A certificate signed by the cluster CA (`x2gobroker keygen --clients admin`).
+    /// An admin certificate signed by the cluster CA (`x2gobroker keygen --clients admin`).
     #[arg(long, global = true)]
     pub cert: Option<PathBuf>,
     /// The key of --cert.
@@ -55,9 +62,9 @@ pub enum CtlCommand {
     /// Add a node (learner first, voter once caught up).
     AddNode {
         id: u64,
-        /// Its node-to-node address.
+        /// Its node-to-node address (IP:port, as its `raft` setting).
         #[arg(long)]
-        raft: String,
+        raft: SocketAddr,
         /// Its HTTP(S) frontend.
         #[arg(long)]
         http: String,
@@ -73,8 +80,8 @@ pub enum CtlCommand {
 /// Why an admin call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
-    #[error("--ca, --cert and --key go together")]
-    PartialTls,
+    #[error("x2gobrokerctl talks to the nodes over mutual TLS only: give --pki DIR (from `x2gobroker keygen --clients admin`), or --ca, --cert and --key")]
+    NoTls,
     #[error("{}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -105,43 +112,47 @@ pub enum CtlError {
 }
 
 impl Ctl {
-    fn tls(&self) -> Result<Option<ClientTlsConfig>, CtlError> {
-        match (&self.ca, &self.cert, &self.key) {
-            (None, None, None) => Ok(None),
-            (Some(ca), Some(cert), Some(key)) => {
-                let read = |p: &PathBuf| {
-                    std::fs::read(p).map_err(|source| CtlError::Read {
-                        path: p.clone(),
-                        source,
-                    })
-                };
-                Ok(Some(
-                    ClientTlsConfig::new()
-                        .ca_certificate(Certificate::from_pem(read(ca)?))
-                        .identity(Identity::from_pem(read(cert)?, read(key)?))
-                        .domain_name(NODE_NAME),
-                ))
-            }
-            _ => Err(CtlError::PartialTls),
+    /// `--ca`, `--cert` and `--key`, each defaulting to its file in `--pki`.
+    fn tls_files(&self) -> Result<[PathBuf; 3], CtlError> {
+        let pick = |given: &Option<PathBuf>, file: &str| {
+            given
+                .clone()
+                .or_else(|| self.pki.as_deref().map(|d: &Path| d.join(file)))
+        };
+        match (
+            pick(&self.ca, "ca.pem"),
+            pick(&self.cert, "admin.pem"),
+            pick(&self.key, "admin-key.pem"),
+        ) {
+            (Some(ca), Some(cert), Some(key)) => Ok([ca, cert, key]),
+            _ => Err(CtlError::NoTls),
         }
+    }
+
+    fn tls(&self) -> Result<ClientTlsConfig, CtlError> {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|source| CtlError::Read {
+                path: p.clone(),
+                source,
+            })
+        };
+        let [ca, cert, key] = self.tls_files()?;
+        Ok(ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&ca)?))
+            .identity(Identity::from_pem(read(&cert)?, read(&key)?))
+            .domain_name(NODE_NAME))
     }
 
     async fn connect(&self, addr: &str) -> Result<AdminClient<Channel>, CtlError> {
         let tls = self.tls()?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut ep = Endpoint::from_shared(format!("{scheme}://{addr}")).map_err(|source| {
-            CtlError::Endpoint {
-                addr: addr.to_string(),
-                source,
-            }
-        })?;
-        if let Some(tls) = tls {
-            ep = ep.tls_config(tls).map_err(|source| CtlError::Endpoint {
-                addr: addr.to_string(),
-                source,
-            })?;
-        }
-        let channel = ep
+        let endpoint = |source| CtlError::Endpoint {
+            addr: addr.to_string(),
+            source,
+        };
+        let channel = Endpoint::from_shared(format!("https://{addr}"))
+            .map_err(endpoint)?
+            .tls_config(tls)
+            .map_err(endpoint)?
             .connect_timeout(std::time::Duration::from_secs(3))
             .connect()
             .await
@@ -244,7 +255,7 @@ impl Ctl {
                 let add = AddNode {
                     id: *id,
                     member: Member {
-                        raft: raft.clone(),
+                        raft: raft.to_string(),
                         http: http.clone(),
                     },
                 };
@@ -294,5 +305,38 @@ mod tests {
             assert_eq!(ctl.node, "127.0.0.1:1");
             assert!(matches!(ctl.command, CtlCommand::Status));
         }
+    }
+
+    #[test]
+    fn finding8_no_plain_admin_connections() {
+        let ctl = Ctl::try_parse_from(["x2gobrokerctl", "status"]).unwrap();
+        assert!(matches!(ctl.tls_files(), Err(CtlError::NoTls)));
+        let ctl = Ctl::try_parse_from(["x2gobrokerctl", "--ca", "ca.pem", "status"]).unwrap();
+        assert!(matches!(ctl.tls_files(), Err(CtlError::NoTls)));
+        let ctl =
+            Ctl::try_parse_from(["x2gobrokerctl", "--pki", "p", "--cert", "ops.pem", "status"])
+                .unwrap();
+        let files = ctl.tls_files().unwrap();
+        assert_eq!(
+            files.map(|p| p.display().to_string()),
+            ["p/ca.pem", "ops.pem", "p/admin-key.pem"]
+        );
+    }
+
+    #[test]
+    fn add_node_takes_an_ip_address_and_port() {
+        let add = |raft: &'static str| {
+            Ctl::try_parse_from([
+                "x2gobrokerctl",
+                "add-node",
+                "4",
+                "--raft",
+                raft,
+                "--http",
+                "h",
+            ])
+        };
+        assert!(add("127.0.0.1:19084").is_ok());
+        assert!(add("evil.example:19084").is_err());
     }
 }

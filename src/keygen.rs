@@ -1,8 +1,12 @@
-//! `x2gobroker keygen`: a cluster CA and one certificate per node, for the
-//! mutual TLS between broker nodes. Every node certificate names
-//! `x2gobroker-node` (what nodes verify, so certificates do not depend on
-//! addresses) and may act as server and client.
+//! `x2gobroker keygen`: a cluster CA and one certificate per node and per
+//! administrator, for the mutual TLS of the node-to-node listener. Each
+//! certificate carries its role (`cluster::identity`) as a URI subject
+//! alternative name, which decides the RPCs it may call. Node certificates
+//! also name `x2gobroker-node` (the server name nodes and `x2gobrokerctl`
+//! verify, so certificates do not depend on addresses) and may act as server
+//! and client; admin certificates are client certificates only.
 
+use crate::cluster::identity::Role;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType,
@@ -26,6 +30,8 @@ pub enum KeygenError {
     Certificate(#[from] rcgen::Error),
     #[error("certificate name {0:?}: use letters, digits, '-' and '_'")]
     BadName(String),
+    #[error("client name {0:?} would overwrite the CA's or a node's files (ca, nodeN, *-key): choose another")]
+    ReservedName(String),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeygenError + '_ {
@@ -35,15 +41,19 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeygenError + '_ {
     }
 }
 
+/// Write a private key: mode 0600, also when the file existed with another
+/// mode (set after truncating, before the key is written).
 fn write_private(path: &Path, text: &str) -> Result<(), KeygenError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)
+        .map_err(io_error(path))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(io_error(path))?;
     f.write_all(text.as_bytes()).map_err(io_error(path))
 }
@@ -62,14 +72,76 @@ fn ca_params() -> CertificateParams {
     params
 }
 
+/// A client name may not name the files of the CA or of a node: `ca`,
+/// `nodeN` and anything ending in `-key` are taken.
+fn check_client_name(name: &str) -> Result<(), KeygenError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(KeygenError::BadName(name.to_string()));
+    }
+    let lower = name.to_ascii_lowercase();
+    let node_file = lower
+        .strip_prefix("node")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    if lower == "ca" || lower.ends_with("-key") || node_file {
+        return Err(KeygenError::ReservedName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// The certificate request for `role`.
+fn params_for(role: &Role) -> Result<CertificateParams, KeygenError> {
+    let mut params = match role {
+        Role::Node(id) => {
+            let mut p = CertificateParams::new(vec![NODE_NAME.to_string()])?;
+            p.subject_alt_names.push(SanType::DnsName(
+                format!("node{id}.{NODE_NAME}").try_into()?,
+            ));
+            p.extended_key_usages = vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+            p
+        }
+        Role::Admin(_) | Role::Agent(_) => {
+            let mut p = CertificateParams::default();
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            p
+        }
+    };
+    let common_name = match role {
+        Role::Node(id) => format!("x2gobroker node {id}"),
+        Role::Admin(name) => format!("x2gobroker admin {name}"),
+        Role::Agent(name) => format!("x2gobroker agent {name}"),
+    };
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params
+        .subject_alt_names
+        .push(SanType::URI(role.uri().try_into()?));
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    Ok(params)
+}
+
 /// Create `ca.pem`, `ca-key.pem` (unless the CA exists), `node{id}.pem`,
 /// `node{id}-key.pem` for every id, and `{name}.pem`, `{name}-key.pem` for
-/// every client name (for `x2gobrokerctl`), in `dir`. Returns the files written.
+/// every admin client name (for `x2gobrokerctl`), in `dir`. Returns the
+/// files written. Names are checked before anything is written.
 pub fn generate(
     dir: &Path,
     node_ids: &[u64],
     clients: &[String],
 ) -> Result<Vec<String>, KeygenError> {
+    for name in clients {
+        check_client_name(name)?;
+    }
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let ca_cert_path = dir.join("ca.pem");
     let ca_key_path = dir.join("ca-key.pem");
@@ -95,37 +167,11 @@ pub fn generate(
     let ca = ca_params().self_signed(&ca_key)?;
     let subjects = node_ids
         .iter()
-        .map(|id| (format!("node{id}"), format!("x2gobroker node {id}")))
-        .chain(
-            clients
-                .iter()
-                .map(|c| (c.clone(), format!("x2gobroker client {c}"))),
-        );
-    for (name, common_name) in subjects {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(KeygenError::BadName(name));
-        }
+        .map(|id| (format!("node{id}"), Role::Node(*id)))
+        .chain(clients.iter().map(|c| (c.clone(), Role::Admin(c.clone()))));
+    for (name, role) in subjects {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec![NODE_NAME.to_string()])?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params
-            .subject_alt_names
-            .push(SanType::DnsName(format!("{name}.{NODE_NAME}").try_into()?));
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        let cert = params.signed_by(&key, &ca, &ca_key)?;
+        let cert = params_for(&role)?.signed_by(&key, &ca, &ca_key)?;
         let cert_path = dir.join(format!("{name}.pem"));
         let key_path = dir.join(format!("{name}-key.pem"));
         write_public(&cert_path, &cert.pem())?;
@@ -160,5 +206,68 @@ mod tests {
         assert!(dir.path().join("admin-key.pem").exists());
         assert!(generate(dir.path(), &[], &["../x".to_string()]).is_err());
         assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
+    }
+
+    fn role_in(path: &Path) -> Role {
+        let pem = std::fs::read(path).unwrap();
+        let der = rustls_pemfile::certs(&mut pem.as_slice())
+            .next()
+            .unwrap()
+            .unwrap();
+        Role::of_certificate(&der).unwrap()
+    }
+
+    #[test]
+    fn certificates_carry_their_role() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &[3], &["ops".to_string()]).unwrap();
+        assert_eq!(role_in(&dir.path().join("node3.pem")), Role::Node(3));
+        assert_eq!(
+            role_in(&dir.path().join("ops.pem")),
+            Role::Admin("ops".into())
+        );
+    }
+
+    #[test]
+    fn finding9_client_names_cannot_take_the_ca_or_node_files() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &[1], &[]).unwrap();
+        let before: Vec<Vec<u8>> = ["ca.pem", "ca-key.pem", "node1.pem", "node1-key.pem"]
+            .iter()
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+            .collect();
+        for name in [
+            "ca",
+            "CA",
+            "node1",
+            "Node2",
+            "ca-key",
+            "node1-key",
+            "admin-key",
+        ] {
+            let e = generate(dir.path(), &[], &[name.to_string()]).unwrap_err();
+            assert!(matches!(e, KeygenError::ReservedName(_)), "{name}: {e}");
+        }
+        let after: Vec<Vec<u8>> = ["ca.pem", "ca-key.pem", "node1.pem", "node1-key.pem"]
+            .iter()
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+            .collect();
+        assert_eq!(before, after);
+        // Names that merely start like them are fine.
+        generate(dir.path(), &[], &["node-admin".into(), "cadmin".into()]).unwrap();
+    }
+
+    #[test]
+    fn finding9_a_rewritten_private_key_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("node1-key.pem");
+        std::fs::write(&key, "old").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        generate(dir.path(), &[1], &[]).unwrap();
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(std::fs::read_to_string(&key)
+            .unwrap()
+            .contains("PRIVATE KEY"));
     }
 }

@@ -100,9 +100,29 @@ pub fn new_cookie() -> String {
     )
 }
 
+/// Whether `a` and `b` are equal, in a time that depends only on their
+/// lengths, not on where they differ (for secrets such as `my-cookie`).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finding9_constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"my-cookie-1", b"my-cookie-1"));
+        assert!(!constant_time_eq(b"my-cookie-1", b"my-cookie-2"));
+        assert!(!constant_time_eq(b"Xy-cookie-1", b"my-cookie-1"));
+        assert!(!constant_time_eq(b"my-cookie", b"my-cookie-1"));
+        assert!(!constant_time_eq(b"my-cookie-1", b""));
+    }
 
     #[test]
     fn cookies_look_like_uuid4_and_differ() {

@@ -56,7 +56,10 @@ impl Broker {
         if cookie.is_empty() && require_cookie {
             return Ok(Access::Denied);
         }
-        let presented_my_cookie = loaded.my_cookie.as_deref().is_some_and(|c| c == cookie);
+        let presented_my_cookie = loaded
+            .my_cookie
+            .as_deref()
+            .is_some_and(|c| crate::auth::constant_time_eq(c.as_bytes(), cookie.as_bytes()));
         if !require_password {
             return Ok(if presented_my_cookie {
                 Access::Granted {

@@ -1,7 +1,11 @@
 //! The `Admin` gRPC service: status, membership changes and snapshots for
 //! `x2gobrokerctl`. Membership changes run on the leader; any other node
-//! answers with the leader's address so the caller can go there.
+//! answers with the leader's address so the caller can go there. Only admin
+//! certificates may change anything; nodes may also ask for the status
+//! (`identity`). A new member's address is an IP address and port, as in
+//! the node files.
 
+use super::identity::{authorize, Rpc};
 use super::network::{decode, encode};
 use super::proto::admin_server::{Admin, AdminServer};
 use super::proto::Payload;
@@ -9,6 +13,7 @@ use super::{Member, Node, NodeId, Status};
 use openraft::ChangeMembers;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tonic::{Request, Response};
 
@@ -68,6 +73,20 @@ impl AdminService {
             .map_err(|e| self.failed(e))
     }
 
+    /// Refuse a node-to-node address that is not `IP:port` (what a node listens on).
+    fn check_address(member: &Member) -> AdminResult<()> {
+        match member.raft.parse::<SocketAddr>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(AdminError {
+                message: format!(
+                    "node-to-node address {:?} is not an IP address and port",
+                    member.raft
+                ),
+                leader: None,
+            }),
+        }
+    }
+
     fn failed(&self, e: impl std::fmt::Display) -> AdminError {
         AdminError {
             message: e.to_string(),
@@ -78,13 +97,16 @@ impl AdminService {
 
 #[tonic::async_trait]
 impl Admin for AdminService {
-    async fn status(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+    async fn status(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Status)?;
         reply::<Status>(&self.node.status())
     }
 
     async fn add_node(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::AddNode)?;
         let add: AddNode = decode(req.get_ref())?;
         let result: AdminResult<()> = async {
+            Self::check_address(&add.member)?;
             self.ensure_leader()?;
             tracing::info!(id = add.id, raft = %add.member.raft, "adding a node as learner");
             self.node
@@ -101,6 +123,7 @@ impl Admin for AdminService {
     }
 
     async fn remove_node(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::RemoveNode)?;
         let id: NodeId = decode(req.get_ref())?;
         let result: AdminResult<()> = async {
             self.ensure_leader()?;
@@ -112,12 +135,14 @@ impl Admin for AdminService {
         reply(&result)
     }
 
-    async fn reload(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+    async fn reload(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Reload)?;
         let result: AdminResult<()> = self.node.reload().await.map_err(|e| self.failed(e));
         reply(&result)
     }
 
-    async fn snapshot(&self, _req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+    async fn snapshot(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Snapshot)?;
         let result: AdminResult<()> = self
             .node
             .raft

@@ -146,6 +146,13 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
+    /// The configured node certificate is another node's, an admin's, or has no role.
+    #[error("{}: not the certificate of node {node}: {found} (see `x2gobroker keygen`)", path.display())]
+    NotThisNode {
+        path: PathBuf,
+        node: NodeId,
+        found: String,
+    },
     #[error("encoding: {0}")]
     Encode(#[source] bincode::Error),
     #[error("decoding: {0}")]

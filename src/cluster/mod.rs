@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod identity;
 pub mod login_limits;
 pub mod network;
 pub mod service;
@@ -131,7 +132,7 @@ impl Node {
         members: BTreeMap<NodeId, Member>,
         data_dir: &Path,
         tuning: Tuning,
-        tls: Option<tls::NodeTls>,
+        tls: tls::NodeTls,
     ) -> Result<Arc<Node>, ClusterError> {
         let config = openraft::Config {
             cluster_name: "x2gobroker".into(),
@@ -145,7 +146,7 @@ impl Node {
         .validate()?;
         let (log, sm) = store::open(data_dir)?;
         let machine = sm.shared();
-        let peers = network::Peers::new(tls.map(|t| t.client));
+        let peers = network::Peers::new(tls.client);
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm).await?;
         let (proposals, queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
         let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);

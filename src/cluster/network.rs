@@ -25,11 +25,11 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 type Client = RaftTransportClient<Channel>;
 
 /// gRPC channels to the other members, by node id and address.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<(NodeId, String), Client>>>,
-    /// Mutual TLS towards the other nodes; plain HTTP/2 (loopback only) without.
-    tls: Option<ClientTlsConfig>,
+    /// Mutual TLS towards the other nodes (always: there is no plain mode).
+    tls: ClientTlsConfig,
 }
 
 /// Node-to-node payloads are bincode: compact, and byte strings (snapshot
@@ -45,7 +45,7 @@ pub fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, TransportError> {
 }
 
 impl Peers {
-    pub fn new(tls: Option<ClientTlsConfig>) -> Self {
+    pub fn new(tls: ClientTlsConfig) -> Self {
         Peers {
             channels: Arc::default(),
             tls,
@@ -57,22 +57,18 @@ impl Peers {
         if let Some(c) = self.channels.lock().get(&key) {
             return Ok(c.clone());
         }
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", member.raft))
+        let endpoint = Endpoint::from_shared(format!("https://{}", member.raft))
             .map_err(|source| TransportError::Address {
                 addr: member.raft.clone(),
                 source,
             })?
             .connect_timeout(Duration::from_millis(500))
-            .tcp_nodelay(true);
-        if let Some(tls) = &self.tls {
-            endpoint = endpoint
-                .tls_config(tls.clone())
-                .map_err(|source| TransportError::Tls {
-                    addr: member.raft.clone(),
-                    source,
-                })?;
-        }
+            .tcp_nodelay(true)
+            .tls_config(self.tls.clone())
+            .map_err(|source| TransportError::Tls {
+                addr: member.raft.clone(),
+                source,
+            })?;
         let client = RaftTransportClient::new(endpoint.connect_lazy());
         self.channels.lock().insert(key, client.clone());
         Ok(client)

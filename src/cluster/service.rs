@@ -1,7 +1,9 @@
 //! The server side of node-to-node gRPC: hands openraft's RPCs to the local
 //! Raft, applies commands forwarded by followers, answers read-index requests.
+//! Every RPC here is for node certificates only (`identity`).
 
 use super::error::RemoteFailure;
+use super::identity::{authorize, Rpc};
 use super::network::{decode, encode};
 use super::proto::raft_transport_server::{RaftTransport, RaftTransportServer};
 use super::proto::Payload;
@@ -32,18 +34,22 @@ fn output<T: Serialize>(v: &T) -> Result<Response<Payload>, Status> {
 #[tonic::async_trait]
 impl RaftTransport for Transport {
     async fn append_entries(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::AppendEntries)?;
         output(&self.node.raft.append_entries(input(&req)?).await)
     }
 
     async fn vote(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::Vote)?;
         output(&self.node.raft.vote(input(&req)?).await)
     }
 
     async fn install_snapshot(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::InstallSnapshot)?;
         output(&self.node.raft.install_snapshot(input(&req)?).await)
     }
 
     async fn submit(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::Submit)?;
         let cmd: Command = input(&req)?;
         // Only the leader applies forwarded commands (batched with its own); never forwarded again.
         let answer: Result<Outcome, RemoteFailure> = self
@@ -55,10 +61,12 @@ impl RaftTransport for Transport {
     }
 
     async fn login_limit(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::LoginLimit)?;
         output(&self.node.answer_login_limit(input(&req)?))
     }
 
-    async fn read_index(&self, _req: Request<Payload>) -> Result<Response<Payload>, Status> {
+    async fn read_index(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::ReadIndex)?;
         let answer: Result<u64, RemoteFailure> = match self.node.raft.ensure_linearizable().await {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
             Err(e) => Err(RemoteFailure::of(&e)),

@@ -16,7 +16,7 @@ struct SledBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for SledBuilder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachineStore), StorageError<NodeId>> {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let (log, sm) = store::open(dir.path()).expect("opening the sled store");
+        let (log, sm) = store::open(&dir.path().join("data")).expect("opening the sled store");
         Ok((dir, log, sm))
     }
 }
@@ -41,7 +41,7 @@ async fn vote_committed_and_snapshot_survive_reopen() {
     ];
     let committed = Some(entries[1].log_id);
     let snapshot_id = {
-        let (mut log, mut sm) = store::open(dir.path()).unwrap();
+        let (mut log, mut sm) = store::open(&dir.path().join("data")).unwrap();
         log.save_vote(&Vote::new(3, 1)).await.unwrap();
         log.save_committed(committed).await.unwrap();
         sm.apply(entries).await.unwrap();
@@ -49,7 +49,7 @@ async fn vote_committed_and_snapshot_survive_reopen() {
         builder.build_snapshot().await.unwrap().meta.snapshot_id
     };
     // The stores hold the database only while they are alive: reopen at once.
-    let (mut log, mut sm) = store::open(dir.path()).unwrap();
+    let (mut log, mut sm) = store::open(&dir.path().join("data")).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(3, 1)));
     assert_eq!(log.read_committed().await.unwrap(), committed);
     let (applied, membership) = sm.applied_state().await.unwrap();

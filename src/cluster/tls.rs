@@ -1,7 +1,10 @@
-//! Mutual TLS between broker nodes: each side presents a certificate signed
-//! by the cluster CA (`x2gobroker keygen`) and accepts only such peers.
+//! Mutual TLS between broker nodes and towards `x2gobrokerctl`: each side
+//! presents a certificate signed by the cluster CA (`x2gobroker keygen`) and
+//! accepts only such peers; a node starts only with its own node certificate.
 
 use super::error::TransportError;
+use super::identity::Role;
+use super::NodeId;
 use crate::keygen::NODE_NAME;
 use std::path::Path;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
@@ -20,10 +23,32 @@ fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
     })
 }
 
+/// Refuse a certificate file that is not node `id`'s.
+fn check_own_certificate(id: NodeId, path: &Path, pem: &[u8]) -> Result<(), TransportError> {
+    let refuse = |found: String| TransportError::NotThisNode {
+        path: path.to_path_buf(),
+        node: id,
+        found,
+    };
+    let der = match rustls_pemfile::certs(&mut &pem[..]).next() {
+        Some(Ok(der)) => der,
+        Some(Err(e)) => return Err(refuse(e.to_string())),
+        None => return Err(refuse("no certificate in the file".into())),
+    };
+    match Role::of_certificate(&der) {
+        Ok(Role::Node(n)) if n == id => Ok(()),
+        Ok(other) => Err(refuse(format!("it is the certificate of {other}"))),
+        Err(e) => Err(refuse(e.to_string())),
+    }
+}
+
 impl NodeTls {
-    pub fn load(ca: &Path, cert: &Path, key: &Path) -> Result<Self, TransportError> {
+    /// The cluster CA, node `id`'s certificate and its key.
+    pub fn load(id: NodeId, ca: &Path, cert: &Path, key: &Path) -> Result<Self, TransportError> {
         let ca = Certificate::from_pem(read(ca)?);
-        let identity = Identity::from_pem(read(cert)?, read(key)?);
+        let cert_pem = read(cert)?;
+        check_own_certificate(id, cert, &cert_pem)?;
+        let identity = Identity::from_pem(cert_pem, read(key)?);
         Ok(NodeTls {
             server: ServerTlsConfig::new()
                 .identity(identity.clone())
@@ -33,5 +58,30 @@ impl NodeTls {
                 .identity(identity)
                 .domain_name(NODE_NAME),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_starts_only_with_its_own_node_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::keygen::generate(dir.path(), &[1, 2], &["admin".into()]).unwrap();
+        let p = |f: &str| dir.path().join(f);
+        assert!(NodeTls::load(1, &p("ca.pem"), &p("node1.pem"), &p("node1-key.pem")).is_ok());
+        for (cert, key) in [("node2", "node2-key"), ("admin", "admin-key")] {
+            let e = NodeTls::load(
+                1,
+                &p("ca.pem"),
+                &p(&format!("{cert}.pem")),
+                &p(&format!("{key}.pem")),
+            )
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(e.contains("not the certificate of node 1"), "{e}");
+        }
     }
 }

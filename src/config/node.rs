@@ -61,8 +61,9 @@ pub struct NodeConfig {
     pub grpc: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Mutual TLS between nodes (`x2gobroker keygen`): the cluster CA, this
-    /// node's certificate and key. Required unless `raft` is a loopback address.
+    /// Mutual TLS between nodes and towards `x2gobrokerctl` (`x2gobroker
+    /// keygen`): the cluster CA, this node's certificate and key. Required,
+    /// on loopback addresses too (any local user could talk to a plain port).
     pub cluster_ca: Option<PathBuf>,
     pub node_cert: Option<PathBuf>,
     pub node_key: Option<PathBuf>,
@@ -98,7 +99,7 @@ impl NodeConfig {
         if tls_parts != 0 && tls_parts != 3 {
             return refuse("cluster_ca, node_cert and node_key go together".into());
         }
-        if tls_parts == 0 && !cfg.raft.ip().is_loopback() {
+        if tls_parts == 0 {
             return refuse(format!(
                 "node-to-node traffic on {} needs mutual TLS (cluster_ca, node_cert, node_key; see `x2gobroker keygen`)",
                 cfg.raft
@@ -129,6 +130,9 @@ id = 2
 data_dir = "data/node2"
 raft = "127.0.0.1:19082"
 http = ["127.0.0.1:18082"]
+cluster_ca = "pki/ca.pem"
+node_cert = "pki/node2.pem"
+node_key = "pki/node2-key.pem"
 [[members]]
 id = 1
 raft = "127.0.0.1:19081"
@@ -166,7 +170,7 @@ http = "127.0.0.1:18082"
         assert!(e.contains("bogus"), "{e}");
         let e = NodeConfig::parse(
             "n",
-            &NODE.replace(
+            &without_tls(NODE).replace(
                 "raft = \"127.0.0.1:19082\"\nhttp = [",
                 "raft = \"0.0.0.0:19082\"\nhttp = [",
             ),
@@ -174,17 +178,30 @@ http = "127.0.0.1:18082"
         .unwrap_err()
         .to_string();
         assert!(e.contains("needs mutual TLS"), "{e}");
-        let e = NodeConfig::parse(
-            "n",
-            &NODE.replace(
-                "id = 2\ndata_dir",
-                "cluster_ca = \"ca.pem\"\nid = 2\ndata_dir",
-            ),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = NodeConfig::parse("n", &NODE.replace("node_key = \"pki/node2-key.pem\"\n", ""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("go together"), "{e}");
         let e = NodeConfig::parse("n.toml", &format!("{NODE}\nbogus = 1\n")).unwrap_err();
-        assert_eq!((e.file.as_str(), e.line), ("n.toml", Some(15)), "{e}");
+        assert_eq!((e.file.as_str(), e.line), ("n.toml", Some(18)), "{e}");
+    }
+
+    /// `text` without its three TLS settings.
+    fn without_tls(text: &str) -> String {
+        text.lines()
+            .filter(|l| !l.starts_with("cluster_ca") && !l.starts_with("node_"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn finding8_mutual_tls_is_required_on_loopback_too() {
+        let e = NodeConfig::parse("n", &without_tls(NODE))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("127.0.0.1:19082 needs mutual TLS") && e.contains("x2gobroker keygen"),
+            "{e}"
+        );
     }
 }

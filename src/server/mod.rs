@@ -148,6 +148,8 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
             .transpose()?,
     };
     inherited.close_unclaimed();
+    // Cookies, the Raft log and snapshots: nobody else's to read.
+    crate::storage::private::restrict_new_files();
     let (ledger, raft_tls) = open_ledger(&opts).await?;
     let tls = TlsConfigs {
         https: https_tls,
@@ -183,18 +185,17 @@ async fn open_ledger(
             (m.id, member)
         })
         .collect();
-    let tls = match (
+    let (Some(ca), Some(cert), Some(key)) = (
         &node_cfg.cluster_ca,
         &node_cfg.node_cert,
         &node_cfg.node_key,
-    ) {
-        (Some(ca), Some(cert), Some(key)) => Some(cluster::tls::NodeTls::load(ca, cert, key)?),
-        _ => {
-            tracing::warn!(raft = %node_cfg.raft, "node-to-node traffic is not encrypted (loopback only); configure cluster_ca, node_cert, node_key");
-            None
-        }
+    ) else {
+        return Err(ServerError::Refused(
+            "node-to-node traffic needs mutual TLS: set cluster_ca, node_cert and node_key (see `x2gobroker keygen`)".into(),
+        ));
     };
-    let server_tls = tls.as_ref().map(|t| t.server.clone());
+    let tls = cluster::tls::NodeTls::load(node_cfg.id, ca, cert, key)?;
+    let server_tls = Some(tls.server.clone());
     let tuning = cluster::Tuning::from(&node_cfg.timing);
     let node =
         cluster::Node::start(node_cfg.id, members, &opts.settings.data_dir, tuning, tls).await?;

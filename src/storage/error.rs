@@ -14,6 +14,19 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// The data directory is open to group or others (it holds bearer tokens).
+    #[error(
+        "data directory {} is open to group or others (mode {mode:04o}); it holds login cookies and the cluster configuration: run `chmod 700 {}`",
+        path.display(),
+        path.display()
+    )]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("making {} private: {source}", path.display())]
+    Permissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("opening {}: {source}", path.display())]
     Open {
         path: PathBuf,

@@ -44,7 +44,7 @@ async fn reopen(dir: &Path) -> Store {
 async fn survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
         store.submit(issue("u", "c")).await.unwrap();
         let o = store
             .submit(Command::Place {
@@ -67,7 +67,7 @@ async fn survives_reopen() {
             .unwrap();
         assert_eq!(o, Outcome::Placed(PlacedOutcome::Host("a".into())));
     }
-    let store = reopen(dir.path()).await;
+    let store = reopen(&dir.path().join("data")).await;
     // What was acknowledged before is there to read...
     store.read(|s| {
         assert_eq!(s.cookie("u", "c").map(|r| r.issued_at), Some(5));
@@ -83,7 +83,7 @@ async fn survives_reopen() {
 async fn group_commit_answers_every_submitter() {
     const N: usize = 600;
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(&dir.path().join("data")).unwrap();
     // More submitters than one group holds, all at once: each gets its own answer.
     let issued = futures_util::future::join_all(
         (0..N).map(|i| store.submit(issue(&format!("u{i}"), &format!("c{i}")))),
@@ -110,7 +110,7 @@ async fn group_commit_answers_every_submitter() {
     }
     drop(store);
     // Every answered command is on disk.
-    let store = reopen(dir.path()).await;
+    let store = reopen(&dir.path().join("data")).await;
     store.read(|s| {
         assert_eq!(s.cookie_count(), N);
         assert!((0..N).all(|i| s.cookie(&format!("u{i}"), &format!("n{i}")).is_some()));

@@ -1,10 +1,12 @@
 //! Storage: the I/O under the pure `state` module. `sled_db` opens a sled
 //! database with our settings (the single-node store and the Raft store
-//! both go through it); `local` is the single-node store that applies state
-//! commands durably with group commit; `error` says what can go wrong.
+//! both go through it) in a data directory `private` keeps private; `local`
+//! is the single-node store that applies state commands durably with group
+//! commit; `error` says what can go wrong.
 
 pub mod error;
 pub mod local;
+pub mod private;
 pub mod sled_db;
 
 pub use error::StorageError;

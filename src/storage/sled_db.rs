@@ -1,5 +1,6 @@
 //! The one place a sled database is opened, with the settings every store
-//! of the broker uses; the handle remembers its path for error messages.
+//! of the broker uses, in a private data directory (`private`); the handle
+//! remembers its path for error messages.
 
 use super::StorageError;
 use std::path::{Path, PathBuf};
@@ -13,12 +14,10 @@ pub struct Db {
 }
 
 impl Db {
-    /// Open (or create) the database `file` under `dir`, creating `dir` if needed.
+    /// Open (or create) the database `file` under `dir`, creating `dir`
+    /// (0700) if needed; refuses a `dir` that group or others may access.
     pub fn open(dir: &Path, file: &str) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        super::private::private_dir(dir)?;
         let path = dir.join(file);
         let db = sled::Config::new()
             .path(&path)
@@ -28,6 +27,7 @@ impl Db {
                 path: path.clone(),
                 source,
             })?;
+        super::private::tighten(&path)?;
         Ok(Db {
             db,
             path: path.into(),

@@ -199,3 +199,33 @@ pub fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
         ),
     )
 }
+
+/// Client TLS towards the cluster's node-to-node listeners with the site's
+/// certificate `name` (`admin`, `node1`, ...) from the cluster CA.
+pub fn client_tls(site: &Site, name: &str) -> tonic::transport::ClientTlsConfig {
+    let pki = site.path("pki");
+    let read = |file: String| std::fs::read(pki.join(file)).unwrap();
+    tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read(
+            "ca.pem".into(),
+        )))
+        .identity(tonic::transport::Identity::from_pem(
+            read(format!("{name}.pem")),
+            read(format!("{name}-key.pem")),
+        ))
+        .domain_name("x2gobroker-node")
+}
+
+/// A connected gRPC channel to `node`'s node-to-node listener with `tls`.
+pub async fn raft_channel(
+    node: &ClusterNode,
+    tls: tonic::transport::ClientTlsConfig,
+) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("https://{}", node.raft))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
