@@ -1,16 +1,22 @@
-//! Hardening of request handling (issue 7), against a running broker:
+//! Hardening of request handling (issue 7), against running brokers:
 //! session selection follows the authenticated broker user, never the
-//! client-chosen `login` (finding 1), on every frontend.
+//! client-chosen `login` (finding 1), on every frontend; in a cluster,
+//! unknown authid cookies are refused without a Raft log entry while
+//! cookies issued through another node are still accepted at once
+//! (finding 3).
 
 // Each test binary uses only some of the shared helpers.
 #[allow(dead_code)]
 mod common;
 
+use common::cluster::*;
 use common::http::*;
 use common::processes::*;
 use common::site::*;
 use common::sockets::*;
+use common::wait_until;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use x2gobroker::api::grpc::proto::broker_client::BrokerClient;
 use x2gobroker::api::grpc::proto::*;
 
@@ -175,4 +181,140 @@ fn finding1_placements_are_keyed_by_the_broker_user() {
         );
         assert_eq!(placed("bob").await, Vec::new(), "login names no placement");
     });
+}
+
+const TIMING: &str =
+    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+
+fn cookie_login(node: &ClusterNode, user: &str, password: &str, authid: &str) -> Reply {
+    node.post(
+        "/plain/",
+        &form(&[
+            ("task", "listsessions"),
+            ("user", user),
+            ("password", password),
+            ("authid", authid),
+        ]),
+    )
+}
+
+/// Three nodes on `site` allowing `per_client` failed logins per address,
+/// once every node serves requests.
+fn serving_cluster(site: &Site, per_client: usize) -> Vec<ClusterNode> {
+    let mut nodes = cluster_nodes(site, 3, TIMING);
+    for n in nodes.iter_mut() {
+        n.args = vec![
+            "--max-failed-logins-per-client".into(),
+            per_client.to_string(),
+        ];
+        n.start(site);
+    }
+    wait_until("a leader", Duration::from_secs(20), || {
+        agreed_leader(&nodes).is_some()
+    });
+    wait_until("every node to serve", Duration::from_secs(20), || {
+        nodes
+            .iter()
+            .all(|n| cookie_login(n, "check-credentials", "FALSE", "").status == 401)
+    });
+    nodes
+}
+
+/// Wait until no node's log grows for half a second (start-up writes done).
+fn wait_quiet(nodes: &[ClusterNode]) {
+    wait_until("a quiet log", Duration::from_secs(20), || {
+        let before = log_index(nodes);
+        std::thread::sleep(Duration::from_millis(500));
+        before == log_index(nodes)
+    });
+}
+
+/// Finding 3: junk authid cookies at about 1,000 requests/s for a few
+/// seconds, spread over a three-node cluster, are all refused and do not
+/// grow the Raft log; a cookie issued through one node is accepted at once
+/// by another (the read barrier, not a refusal, covers a cookie not yet
+/// applied there).
+#[test]
+fn finding3_junk_cookies_do_not_grow_the_raft_log() {
+    const RATE: u64 = 1_000;
+    const SECONDS: u64 = 3;
+    const SENDERS: u64 = 8;
+    let site = Site::new(NO_MECHANISM, &profiles(2222));
+    // Every guess takes the whole path (lookup, barrier), none stops at the limit.
+    let nodes = serving_cluster(&site, 100_000_000);
+
+    for i in 0..9 {
+        let (a, b) = (&nodes[i % 3], &nodes[(i + 1) % 3]);
+        let first = cookie_login(a, "alice", "pw", "");
+        let cookie = first.authid().expect("a cookie for the password login");
+        let second = cookie_login(b, "alice", "", &cookie);
+        assert_eq!(
+            second.status, 200,
+            "a cookie from node {} on node {}: {}",
+            a.id, b.id, second.body
+        );
+        assert!(second.authid().is_some_and(|next| next != cookie));
+    }
+
+    wait_quiet(&nodes);
+    let before = log_index(&nodes);
+    let started = Instant::now();
+    let sent: u64 = std::thread::scope(|s| {
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|t| {
+                let nodes = &nodes;
+                s.spawn(move || {
+                    let per_sender = RATE * SECONDS / SENDERS;
+                    let gap = Duration::from_secs(SECONDS) / per_sender as u32;
+                    for i in 0..per_sender {
+                        let due = started + gap * i as u32;
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        let node = &nodes[((t + i) % 3) as usize];
+                        let junk = format!("{:08x}-junk-{t}-{i}", i * 7919);
+                        let r = cookie_login(node, "alice", "", &junk);
+                        assert_eq!(r.status, 401, "node {}: {}", node.id, r.body);
+                    }
+                    per_sender
+                })
+            })
+            .collect();
+        senders.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let took = started.elapsed();
+    let after = log_index(&nodes);
+    eprintln!(
+        "{sent} junk cookies in {:.2} s ({:.0}/s); log index {before} -> {after}",
+        took.as_secs_f64(),
+        sent as f64 / took.as_secs_f64()
+    );
+    assert_eq!(sent, RATE * SECONDS);
+    assert_eq!(after, before, "junk cookies wrote to the Raft log");
+}
+
+/// Finding 3: cookie guesses spread over the nodes count together (the
+/// leader keeps the counts): once the address has reached the limit, every
+/// node refuses it with 429, while other addresses are served.
+#[test]
+fn finding3_cookie_guesses_count_across_the_cluster() {
+    const LIMIT: usize = 6;
+    let site = Site::new(NO_MECHANISM, &profiles(2222));
+    let nodes = serving_cluster(&site, LIMIT);
+    for i in 0..LIMIT {
+        let r = cookie_login(&nodes[i % 3], "alice", "", &format!("guess-{i}"));
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    for n in &nodes {
+        let r = cookie_login(n, "alice", "", "one-more-guess");
+        assert_eq!(r.status, 429, "node {}: {}", n.id, r.body);
+        assert_eq!(cookie_login(n, "bob", "pw", "").status, 429);
+        let body = form(&[
+            ("task", "listsessions"),
+            ("user", "bob"),
+            ("password", "pw"),
+        ]);
+        let elsewhere = request_from("127.0.0.2", n.http, "POST", "/plain/", &body);
+        assert_eq!(elsewhere.status, 200, "another address: {}", elsewhere.body);
+    }
 }
