@@ -34,15 +34,6 @@ fn login(node: &ClusterNode, user: &str, password: &str) -> Reply {
     )
 }
 
-/// The highest log index any node reports.
-fn log_index(nodes: &[ClusterNode]) -> u64 {
-    nodes
-        .iter()
-        .filter_map(|n| n.status()?.get("last_log_index")?.as_u64())
-        .max()
-        .unwrap_or(0)
-}
-
 #[test]
 #[ignore = "needs root (PAM test accounts)"]
 fn failed_logins_count_across_the_cluster() {

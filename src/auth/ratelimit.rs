@@ -88,6 +88,21 @@ impl RateLimiter {
         self.clients.lock().record(client, self.per_client, now);
     }
 
+    /// How long attempts from `client` must wait, if the address is blocked
+    /// now, whatever the user (authid cookie attempts check this alone).
+    pub fn client_blocked_for(&self, client: &str) -> Option<Duration> {
+        self.clients
+            .lock()
+            .blocked_for(client, self.per_client, Instant::now())
+    }
+
+    /// A failure counted against `client` only (an unknown authid cookie).
+    pub fn client_failure(&self, client: &str) {
+        self.clients
+            .lock()
+            .record(client, self.per_client, Instant::now());
+    }
+
     pub fn success(&self, user: &str) {
         self.users.lock().map.remove(user);
     }

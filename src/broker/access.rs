@@ -1,10 +1,14 @@
 //! The access check (the reference's `check_access()`): password through
 //! the configured mechanism behind the failed-login limiter, the
 //! pre-shared cookie, and single-use authid cookies kept in the ledger.
+//! A presented authid cookie is looked up in the applied state first (after
+//! the read barrier when this node does not know it): only a cookie that
+//! exists becomes a state command; an unknown one is refused without a
+//! write and counts against the client address like a failed password.
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::auth::{self, Mechanism};
-use crate::state::{Command, Outcome};
+use crate::state::{Command, CookieRefusal, Outcome};
 use std::time::Duration;
 
 /// The answer of an access check.
@@ -44,7 +48,7 @@ impl Broker {
             user,
             password,
             cookie,
-            ip,
+            ..
         } = creds;
         let (require_password, require_cookie) = loaded.conf.credential_policy();
         if !require_password && !require_cookie {
@@ -74,6 +78,33 @@ impl Broker {
                 .password_login(loaded, backend, creds, issue_cookie)
                 .await;
         }
+        self.cookie_login(loaded, creds).await
+    }
+
+    /// A login with an authid cookie: refused without a state command when
+    /// the cookie does not exist (counted against the client address),
+    /// else redeemed through the ledger, chaining to the next cookie.
+    async fn cookie_login(
+        &self,
+        loaded: &Loaded,
+        creds: Credentials<'_>,
+    ) -> Result<Access, BrokerError> {
+        let Credentials {
+            user, cookie, ip, ..
+        } = creds;
+        if !self.cookie_known(user, cookie) {
+            if let Some(wait) = self.cookie_blocked_for(ip).await {
+                tracing::warn!(user = %user, client = %ip, "authid cookie refused: too many failed attempts");
+                return Ok(Access::Limited(wait));
+            }
+            // Issued through another node, it may be committed but not applied here yet.
+            self.ledger.read_barrier().await?;
+            if !self.cookie_known(user, cookie) {
+                self.cookie_failed(ip).await;
+                tracing::warn!(user = %user, client = %ip, reason = ?CookieRefusal::Unknown, "authid cookie refused");
+                return Ok(Access::Denied);
+            }
+        }
         let next = if loaded.conf.global_bool("use-static-cookie") {
             cookie.to_string()
         } else {
@@ -99,6 +130,12 @@ impl Broker {
             }
             other => Err(BrokerError::unexpected("RedeemCookie", &other)),
         }
+    }
+
+    /// Whether `user`'s `cookie` is in the state this node has applied (a
+    /// read: nothing is proposed for a cookie that does not exist).
+    fn cookie_known(&self, user: &str, cookie: &str) -> bool {
+        self.ledger.read(|s| s.cookie(user, cookie).is_some())
     }
 
     /// A password login behind the failed-login limiter; on success a fresh

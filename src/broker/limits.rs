@@ -1,6 +1,8 @@
 //! The failed-login limiter as the access check sees it: this node's own
 //! counts, and in a cluster the leader's, which count the attempts made on
-//! every node (`cluster::login_limits`). Nothing here is written to the log.
+//! every node (`cluster::login_limits`). Unknown authid cookies count
+//! against the client address like failed passwords. Nothing here is
+//! written to the log.
 
 use super::Broker;
 use crate::cluster::login_limits::{LimitAnswer, LimitRequest};
@@ -15,11 +17,7 @@ impl Broker {
             user: user.to_string(),
             client: client.to_string(),
         };
-        let cluster = match self.tell_leader(request).await {
-            Some(LimitAnswer::Blocked { wait_ms }) => Some(Duration::from_millis(wait_ms)),
-            _ => None,
-        };
-        local.max(cluster)
+        local.max(self.leader_blocks_for(request).await)
     }
 
     /// A password attempt failed: counted here and by the leader.
@@ -39,6 +37,35 @@ impl Broker {
             user: user.to_string(),
         };
         self.tell_leader(request).await;
+    }
+
+    /// How long an authid cookie attempt from `client` must wait, if the
+    /// address is blocked here or by the leader. Cookie attempts look at the
+    /// address alone: guesses for a user do not lock out their cookies.
+    pub(super) async fn cookie_blocked_for(&self, client: &str) -> Option<Duration> {
+        let local = self.limiter.client_blocked_for(client);
+        let request = LimitRequest::CheckClient {
+            client: client.to_string(),
+        };
+        local.max(self.leader_blocks_for(request).await)
+    }
+
+    /// An unknown authid cookie was presented: counted against the client
+    /// address (not the user), here and by the leader.
+    pub(super) async fn cookie_failed(&self, client: &str) {
+        self.limiter.client_failure(client);
+        let request = LimitRequest::ClientFailure {
+            client: client.to_string(),
+        };
+        self.tell_leader(request).await;
+    }
+
+    /// How long the leader says to wait, when it answers a check with a block.
+    async fn leader_blocks_for(&self, request: LimitRequest) -> Option<Duration> {
+        match self.tell_leader(request).await {
+            Some(LimitAnswer::Blocked { wait_ms }) => Some(Duration::from_millis(wait_ms)),
+            _ => None,
+        }
     }
 
     /// The leader's answer, when another node leads and answers in time;

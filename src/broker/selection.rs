@@ -43,7 +43,10 @@ impl Selected {
 }
 
 impl Broker {
-    /// Choose the server for `user` and profile `profile_id`.
+    /// Choose the server for `user` and profile `profile_id`. `user` is the
+    /// authenticated broker user: the profile's ACLs are checked against it
+    /// and the placement is recorded under it. The server-side user name a
+    /// client may ask for (`login`) plays no part in the choice.
     pub async fn select_session(
         &self,
         loaded: &Loaded,

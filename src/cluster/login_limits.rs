@@ -27,6 +27,10 @@ pub enum LimitRequest {
     Failure { user: String, client: String },
     /// A password attempt succeeded (clears the user's count).
     Success { user: String },
+    /// Is an authid cookie attempt from `client` blocked now (the address alone)?
+    CheckClient { client: String },
+    /// An unknown authid cookie was presented: counts against `client` only.
+    ClientFailure { client: String },
 }
 
 /// The leader's answer.
@@ -93,12 +97,7 @@ impl Node {
             return LimitAnswer::NotLeader;
         };
         match request {
-            LimitRequest::Check { user, client } => match limiter.blocked_for(&user, &client) {
-                Some(wait) => LimitAnswer::Blocked {
-                    wait_ms: wait.as_millis().min(u64::MAX as u128) as u64,
-                },
-                None => LimitAnswer::Allowed,
-            },
+            LimitRequest::Check { user, client } => blocked(limiter.blocked_for(&user, &client)),
             LimitRequest::Failure { user, client } => {
                 limiter.failure(&user, &client);
                 LimitAnswer::Recorded
@@ -107,6 +106,21 @@ impl Node {
                 limiter.success(&user);
                 LimitAnswer::Recorded
             }
+            LimitRequest::CheckClient { client } => blocked(limiter.client_blocked_for(&client)),
+            LimitRequest::ClientFailure { client } => {
+                limiter.client_failure(&client);
+                LimitAnswer::Recorded
+            }
         }
+    }
+}
+
+/// The answer for a check that found `wait` (None: not blocked).
+fn blocked(wait: Option<Duration>) -> LimitAnswer {
+    match wait {
+        Some(wait) => LimitAnswer::Blocked {
+            wait_ms: wait.as_millis().min(u64::MAX as u128) as u64,
+        },
+        None => LimitAnswer::Allowed,
     }
 }

@@ -2,7 +2,9 @@
 //! log and snapshots in sled (`store`), node-to-node gRPC (`network`,
 //! `service`), and `Node`, the handle the broker submits commands through:
 //! on the leader they go into the log, on a follower they are forwarded to
-//! the leader; reads wait for a linearizable read index. `error` says why
+//! the leader; reads wait for a linearizable read index. Each submitted
+//! command is stamped with a request id first (`request_ids`), so that
+//! retrying it after a leader change cannot apply it twice. `error` says why
 //! a request failed: unavailable (retry later) or a storage failure.
 
 pub mod admin;
@@ -10,6 +12,9 @@ pub mod error;
 pub mod identity;
 pub mod login_limits;
 pub mod network;
+pub mod request_ids;
+#[cfg(test)]
+mod retry_tests;
 pub mod service;
 pub mod store;
 #[cfg(test)]
@@ -101,6 +106,8 @@ pub struct Node {
     /// The failed-login counters this node keeps (set by the broker); the
     /// leader's serve the whole cluster (see `login_limits`).
     login_limiter: std::sync::OnceLock<Arc<RateLimiter>>,
+    /// Stamps submitted commands with this node's request ids.
+    request_ids: request_ids::RequestIds,
 }
 
 /// What a `Reloader` answers: done, or why not.
@@ -160,6 +167,7 @@ impl Node {
             forwarded,
             reloader: std::sync::OnceLock::new(),
             login_limiter: std::sync::OnceLock::new(),
+            request_ids: request_ids::RequestIds::new(id),
         });
         tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
         tokio::spawn(propose_batches(
@@ -179,9 +187,11 @@ impl Node {
     }
 
     /// Apply `cmd` through the leader; the outcome once it is committed and applied.
-    /// Concurrent submissions are proposed together as one log entry.
+    /// Concurrent submissions are proposed together as one log entry. The
+    /// command is stamped with a request id before its first attempt, so the
+    /// retries after a leader change apply it at most once.
     pub async fn submit(&self, cmd: Command) -> Result<Outcome, ClusterError> {
-        Self::enqueue(&self.proposals, cmd).await
+        Self::enqueue(&self.proposals, self.request_ids.stamp(cmd)).await
     }
 
     /// Install the function `reload` requests call.
@@ -197,7 +207,8 @@ impl Node {
         }
     }
 
-    /// Apply a command a follower forwarded: batched with others, never forwarded again.
+    /// Apply a command a follower forwarded (stamped there): batched with
+    /// others, never forwarded again.
     pub async fn submit_forwarded(&self, cmd: Command) -> Result<Outcome, ClusterError> {
         Self::enqueue(&self.forwarded, cmd).await
     }

@@ -4,6 +4,7 @@
 //! form is the wire format between cluster nodes.
 
 use super::config::ConfigTexts;
+use super::requests::RequestId;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, as stamped by the proposing node.
@@ -56,6 +57,13 @@ pub enum Command {
     Batch(Vec<Command>),
     /// A new version of the configuration files (validated by the proposer).
     SetConfig(ConfigTexts),
+    /// `cmd` as request `id`, stamped by its proposing node at `at`: applied
+    /// once; proposed again (a retry), it answers the first outcome.
+    Request {
+        id: RequestId,
+        at: Millis,
+        cmd: Box<Command>,
+    },
 }
 
 /// Why a cookie was refused.

@@ -1,7 +1,8 @@
 //! The broker's state as a deterministic state machine: commands carry
 //! everything they need (times stamped by the proposer, cookies generated
-//! by the proposer), `apply` reads no clock and draws no random number, and
-//! returns the storage writes it implies. The cluster replicates the same
+//! by the proposer, request ids that make a retried command apply once),
+//! `apply` reads no clock and draws no random number, and returns the
+//! storage writes it implies. The cluster replicates the same
 //! commands; a single node applies them directly.
 //!
 //! This file holds the `State` itself, the dispatch of each command to the
@@ -14,6 +15,7 @@ mod cookies;
 mod error;
 mod pairs;
 mod placements;
+mod requests;
 mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -24,9 +26,10 @@ pub use cookies::CookieRecord;
 pub use error::{DecodeError, EncodeError};
 pub use pairs::Write;
 pub use placements::PlacementRecord;
+pub use requests::{RequestId, RequestRecord, MAX_REQUESTS, REQUEST_TTL_MS};
 
 use cookies::Presented;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The whole state.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,6 +40,10 @@ pub struct State {
     per_host: HashMap<String, u32>,
     /// The replicated configuration and its version (1, 2, ...).
     config: Option<(u64, ConfigTexts)>,
+    /// Applied request ids and their outcomes (see `requests`).
+    requests: BTreeMap<RequestId, RequestRecord>,
+    /// Derived: the request ids by the time they were stamped, oldest first.
+    request_expiry: BTreeSet<(Millis, RequestId)>,
 }
 
 impl State {
@@ -51,6 +58,9 @@ impl State {
             (p, u, &r.host, r.at).hash(&mut h);
         }
         self.config.hash(&mut h);
+        for (id, r) in &self.requests {
+            (id, r.at).hash(&mut h);
+        }
         h.finish()
     }
 
@@ -109,9 +119,11 @@ impl State {
             } => {
                 self.purge_cookies(*now, *cookie_ttl_ms, &mut writes);
                 self.purge_placements(*now, *placement_window_ms, &mut writes);
+                self.forget_requests_before(now.saturating_sub(REQUEST_TTL_MS), &mut writes);
                 Outcome::Done
             }
             Command::SetConfig(texts) => Outcome::ConfigVersion(self.set_config(texts)),
+            Command::Request { id, at, cmd } => self.apply_request(*id, *at, cmd, &mut writes),
             Command::Batch(cmds) => Outcome::Batch(
                 cmds.iter()
                     .map(|c| {

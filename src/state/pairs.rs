@@ -1,11 +1,13 @@
 //! The state as key/value pairs in the local store: the key layout
-//! (`c/` user NUL cookie, `p/` profile NUL user), the JSON records under
-//! them, the write each change to a cookie or placement implies, and the
-//! rebuild of a `State` from the stored pairs.
+//! (`c/` user NUL cookie, `p/` profile NUL user, `r/` request id), the JSON
+//! records under them, the write each change to a cookie, placement or
+//! remembered request implies, and the rebuild of a `State` from the
+//! stored pairs.
 
 use super::cookies::CookieRecord;
 use super::error::{bad_key, bad_record, DecodeError};
 use super::placements::PlacementRecord;
+use super::requests::{RequestId, RequestRecord};
 use super::State;
 
 /// A storage write implied by a command: key and new value (`None` deletes).
@@ -13,6 +15,7 @@ pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
 const COOKIE_PREFIX: &[u8] = b"c/";
 const PLACEMENT_PREFIX: &[u8] = b"p/";
+const REQUEST_PREFIX: &[u8] = b"r/";
 
 fn key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + a.len() + b.len() + 1);
@@ -57,6 +60,23 @@ pub(super) fn placement_delete(profile: &str, user: &str) -> Write {
     (key(PLACEMENT_PREFIX, profile, user), None)
 }
 
+fn request_key(id: &RequestId) -> Vec<u8> {
+    [REQUEST_PREFIX, id.to_string().as_bytes()].concat()
+}
+
+/// Remember `rec` as the outcome of request `id`.
+pub(super) fn request_put(id: &RequestId, rec: &RequestRecord) -> Write {
+    (
+        request_key(id),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Forget request `id`.
+pub(super) fn request_delete(id: &RequestId) -> Write {
+    (request_key(id), None)
+}
+
 impl State {
     /// Rebuild from stored key/value pairs (as written by `apply`).
     pub fn from_pairs(
@@ -73,6 +93,13 @@ impl State {
                 let rec: PlacementRecord =
                     serde_json::from_slice(&v).map_err(|e| bad_record("placement", &k, e))?;
                 s.insert_placement(id, rec);
+            } else if let Some(rest) = k.strip_prefix(REQUEST_PREFIX) {
+                let id = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| bad_key("request", &k))?;
+                let rec = serde_json::from_slice(&v).map_err(|e| bad_record("request", &k, e))?;
+                s.insert_request(id, rec);
             }
         }
         Ok(s)

@@ -1,10 +1,12 @@
 //! The state as one snapshot (JSON bytes), for cluster snapshots: cookies,
-//! placements and the configuration; the per-host index is rebuilt on load.
+//! placements, the configuration and the remembered request ids; the
+//! per-host and request expiry indexes are rebuilt on load.
 
 use super::config::ConfigTexts;
 use super::cookies::CookieRecord;
 use super::error::{DecodeError, EncodeError};
 use super::placements::PlacementRecord;
+use super::requests::{RequestId, RequestRecord};
 use super::State;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +17,9 @@ struct Snapshot {
     placements: Vec<((String, String), PlacementRecord)>,
     #[serde(default)]
     config: Option<(u64, ConfigTexts)>,
+    /// Absent from snapshots made before request ids existed.
+    #[serde(default)]
+    requests: Vec<(RequestId, RequestRecord)>,
 }
 
 impl State {
@@ -32,6 +37,7 @@ impl State {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             config: self.config.clone(),
+            requests: self.requests.iter().map(|(k, v)| (*k, v.clone())).collect(),
         };
         Ok(serde_json::to_vec(&snap)?)
     }
@@ -45,6 +51,9 @@ impl State {
         }
         s.cookies = snap.cookies.into_iter().collect();
         s.config = snap.config;
+        for (id, rec) in snap.requests {
+            s.insert_request(id, rec);
+        }
         Ok(s)
     }
 }

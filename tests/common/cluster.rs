@@ -176,6 +176,15 @@ pub fn agreed_leader(nodes: &[ClusterNode]) -> Option<u64> {
     leader
 }
 
+/// The highest Raft log index any node reports on `/status` (0 when none answers).
+pub fn log_index(nodes: &[ClusterNode]) -> u64 {
+    nodes
+        .iter()
+        .filter_map(|n| n.status()?.get("last_log_index")?.as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Run `x2gobrokerctl` against `node` with the site's admin certificate: (success, output).
 pub fn ctl(site: &Site, node: &ClusterNode, args: &[&str]) -> (bool, String) {
     let pki = site.path("pki");

@@ -154,11 +154,8 @@ impl BrokerApi for Api {
         let (user, next_authid) = self
             .authenticate("SelectSession", r.credentials.as_ref(), client)
             .await?;
-        let login = if r.login.is_empty() {
-            user
-        } else {
-            r.login.clone()
-        };
+        // `login` only names the user on the X2Go server; ACLs and placements follow `user`.
+        let server_user = if r.login.is_empty() { &user } else { &r.login };
         let loaded = self.broker.current();
         let s = self
             .broker
@@ -166,11 +163,12 @@ impl BrokerApi for Api {
                 &loaded,
                 Backend::Inifile,
                 &r.profile_id,
-                &login,
+                &user,
                 Some(client),
             )
             .await
             .map_err(|e| status("SelectSession", e))?;
+        tracing::info!(user = %user, server_user = %server_user, profile = %r.profile_id, server = %s.server, port = s.port, "session selected (gRPC)");
         Ok(Response::new(SelectSessionReply {
             next_authid,
             server: s.server,

@@ -101,7 +101,8 @@ pub async fn handle(
     };
     let task = Task::parse(dialect, form.get("task"), profile_id)?;
     let user = form.get("user");
-    let login = match form.get("login") {
+    // The name handed to the X2Go server; ACLs and placements follow `user`.
+    let server_user = match form.get("login") {
         "" => user,
         l => l,
     };
@@ -146,9 +147,9 @@ pub async fn handle(
         }
         Task::SelectSession { profile_id } => {
             let s = broker
-                .select_session(loaded, backend, profile_id, login, Some(client))
+                .select_session(loaded, backend, profile_id, user, Some(client))
                 .await?;
-            tracing::info!(user = %login, profile = %profile_id, server = %s.server, port = s.port, "session selected");
+            tracing::info!(user = %user, server_user = %server_user, profile = %profile_id, server = %s.server, port = s.port, "session selected");
             answer.selected = Some(s);
         }
     }

@@ -204,3 +204,34 @@ async fn policies_without_password() {
         "the reference's anonymous probe"
     );
 }
+
+/// Finding 3: unknown authid cookies count against the client address like
+/// failed passwords: past the limit the address waits (cookies and
+/// passwords alike), while the user's own cookie and logins from other
+/// addresses are unaffected.
+#[tokio::test]
+async fn finding3_cookie_guesses_count_against_the_client() {
+    let f = Fixture::new(NO_MECHANISM, PROFILES);
+    let good = granted_cookie(f.access(creds("alice", "pw", "", "127.0.0.9")).await);
+    for i in 0..MAX_FAILURES {
+        let guess = format!("guess-{i}");
+        assert_eq!(
+            f.access(creds("alice", "", &guess, "127.0.0.5")).await,
+            Access::Denied
+        );
+    }
+    assert!(matches!(
+        f.access(creds("alice", "", "guess-x", "127.0.0.5")).await,
+        Access::Limited(_)
+    ));
+    assert!(
+        matches!(
+            f.access(creds("bob", "pw", "", "127.0.0.5")).await,
+            Access::Limited(_)
+        ),
+        "passwords from the guessing address wait too"
+    );
+    // The guesses named alice, but her cookie and logins elsewhere still work.
+    granted_cookie(f.access(creds("alice", "", &good, "127.0.0.9")).await);
+    granted_cookie(f.access(creds("alice", "pw", "", "127.0.0.8")).await);
+}
