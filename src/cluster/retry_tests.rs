@@ -3,6 +3,7 @@
 //! proposes when the first attempt had committed), before and after a
 //! snapshot and across a restart, and applies it once.
 
+use super::tls::NodeTls;
 use super::{Member, Node, Tuning};
 use crate::state::{Command, Outcome, State};
 use std::collections::BTreeMap;
@@ -26,10 +27,15 @@ async fn start(dir: &std::path::Path) -> Arc<Node> {
         snapshot_every: 1000,
         deadline: WAIT,
     };
+    // Nodes talk mutual TLS only: certificates from a CA made for this node.
+    let pki = tempfile::tempdir().unwrap();
+    crate::keygen::generate(pki.path(), &[1], &[]).unwrap();
+    let p = |f: &str| pki.path().join(f);
+    let tls = || NodeTls::load(1, &p("ca.pem"), &p("node1.pem"), &p("node1-key.pem")).unwrap();
     // A node stopped just before may still hold the database for a moment.
     let mut tries = 0;
     let node = loop {
-        match Node::start(1, members.clone(), dir, tuning, None).await {
+        match Node::start(1, members.clone(), dir, tuning, tls()).await {
             Ok(node) => break node,
             Err(e) if tries < 50 => {
                 tries += 1;
@@ -61,7 +67,7 @@ fn cookie(node: &Node, name: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding12_a_retried_write_applies_once_across_snapshot_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(dir.path()).await;
+    let node = start(&dir.path().join("data")).await;
     node.submit(Command::IssueCookie {
         user: "u".into(),
         cookie: "c1".into(),
@@ -97,7 +103,7 @@ async fn finding12_a_retried_write_applies_once_across_snapshot_and_restart() {
     drop(node);
 
     // After a restart: the snapshot and the log after it are replayed.
-    let node = start(dir.path()).await;
+    let node = start(&dir.path().join("data")).await;
     node.read_barrier().await.unwrap();
     assert_eq!(node.read_state(State::digest), digest);
     assert_eq!(propose(&node, &redeem).await, accepted);
