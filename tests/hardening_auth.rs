@@ -146,6 +146,70 @@ fn finding2_busy_answer_carries_retry_after() {
     assert!(busy.header("retry-after").is_some(), "{:?}", busy.headers);
 }
 
+#[test]
+fn finding2_parallel_grpc_calls_on_one_connection_reach_pam_at_most_the_limit() {
+    use common::sockets::{addr_of, loopback};
+    use x2gobroker::api::grpc::proto::broker_client::BrokerClient;
+    use x2gobroker::api::grpc::proto::{Credentials, ListProfilesRequest};
+    const LIMIT: usize = 3;
+    let site = Site::new(PAM_CONF, PROFILES);
+    let listener = loopback();
+    let grpc = addr_of(&listener);
+    let b = Ours::new(&site)
+        .listen("--grpc", listener)
+        .args(&["--max-failed-logins-per-user", "3"])
+        .start();
+    let user = "x2go-no-such-grpc-victim";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let codes = rt.block_on(async {
+        // One client: one HTTP/2 connection, every call a stream on it.
+        let client = BrokerClient::connect(format!("http://{grpc}"))
+            .await
+            .expect("gRPC API reachable");
+        let calls: Vec<_> = (0..40)
+            .map(|_| {
+                let mut c = client.clone();
+                tokio::spawn(async move {
+                    let request = ListProfilesRequest {
+                        credentials: Some(Credentials {
+                            user: user.into(),
+                            password: "guess".into(),
+                            authid: String::new(),
+                        }),
+                    };
+                    c.list_profiles(request).await.unwrap_err().code()
+                })
+            })
+            .collect();
+        let mut codes = Vec::new();
+        for call in calls {
+            codes.push(call.await.unwrap());
+        }
+        codes
+    });
+    let refused = codes
+        .iter()
+        .filter(|c| **c == tonic::Code::Unauthenticated)
+        .count();
+    let limited = codes
+        .iter()
+        .filter(|c| **c == tonic::Code::ResourceExhausted)
+        .count();
+    assert_eq!(refused + limited, 40, "{codes:?}");
+    wait_until("the PAM log lines", Duration::from_secs(10), || {
+        pam_calls(&b.log_text(), user) >= refused
+    });
+    let calls = pam_calls(&b.log_text(), user);
+    assert!(
+        (1..=LIMIT).contains(&calls),
+        "{calls} PAM conversations over one connection (limit {LIMIT}); {codes:?}"
+    );
+}
+
 const TIMING: &str =
     "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
 
