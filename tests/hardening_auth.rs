@@ -41,6 +41,26 @@ fn pam_calls(log: &str, user: &str) -> usize {
         .count()
 }
 
+/// The PAM conversations the logs (read by `logs`) show for `user`, once
+/// the `refused` answers have their log lines; asserted within `1..=limit`.
+fn pam_calls_within(
+    logs: impl Fn() -> String,
+    user: &str,
+    refused: usize,
+    limit: usize,
+    what: &str,
+) -> usize {
+    wait_until("the PAM log lines", Duration::from_secs(10), || {
+        pam_calls(&logs(), user) >= refused
+    });
+    let calls = pam_calls(&logs(), user);
+    assert!(
+        (1..=limit).contains(&calls),
+        "{calls} PAM conversations for one user (limit {limit}); {what}"
+    );
+    calls
+}
+
 /// Send `n` logins at once (thread per request), `who(i)` giving the
 /// source address, user and target; the statuses in order.
 fn at_once(
@@ -71,13 +91,12 @@ fn finding2_parallel_failed_logins_reach_pam_at_most_the_limit() {
     let refused = statuses.iter().filter(|s| **s == 401).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(refused + limited, 40, "only 401 and 429: {statuses:?}");
-    wait_until("the PAM log lines", Duration::from_secs(10), || {
-        pam_calls(&b.log_text(), user) >= refused
-    });
-    let calls = pam_calls(&b.log_text(), user);
-    assert!(
-        (1..=LIMIT).contains(&calls),
-        "{calls} PAM conversations for one user (limit {LIMIT}); statuses {statuses:?}"
+    let calls = pam_calls_within(
+        || b.log_text(),
+        user,
+        refused,
+        LIMIT,
+        &format!("{statuses:?}"),
     );
     assert_eq!(
         refused, calls,
@@ -200,14 +219,8 @@ fn finding2_parallel_grpc_calls_on_one_connection_reach_pam_at_most_the_limit() 
         .filter(|c| **c == tonic::Code::ResourceExhausted)
         .count();
     assert_eq!(refused + limited, 40, "{codes:?}");
-    wait_until("the PAM log lines", Duration::from_secs(10), || {
-        pam_calls(&b.log_text(), user) >= refused
-    });
-    let calls = pam_calls(&b.log_text(), user);
-    assert!(
-        (1..=LIMIT).contains(&calls),
-        "{calls} PAM conversations over one connection (limit {LIMIT}); {codes:?}"
-    );
+    let context = format!("over one connection: {codes:?}");
+    pam_calls_within(|| b.log_text(), user, refused, LIMIT, &context);
 }
 
 const TIMING: &str =
@@ -259,13 +272,12 @@ fn finding2_parallel_failed_logins_across_the_cluster_reach_pam_at_most_the_limi
             .map(|r| r.log_text())
             .collect()
     };
-    wait_until("the PAM log lines", Duration::from_secs(10), || {
-        pam_calls(&logs(), user) >= refused
-    });
-    let calls = pam_calls(&logs(), user);
-    assert!(
-        (1..=LIMIT).contains(&calls),
-        "{calls} PAM conversations cluster-wide for one user (limit {LIMIT}); {statuses:?}"
+    pam_calls_within(
+        logs,
+        user,
+        refused,
+        LIMIT,
+        &format!("cluster-wide: {statuses:?}"),
     );
 }
 
