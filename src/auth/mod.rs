@@ -1,6 +1,10 @@
 //! Authentication: the mechanisms (`none`, `pam`, `https_get`), group
-//! lookups for ACLs, failed-login limiting, and authid cookie values.
+//! lookups for ACLs, failed-login limiting, and authid cookie values;
+//! `gate` (bounded admission to PAM and NSS) and `bounded` (capped tables)
+//! keep what attackers can occupy finite.
 
+pub mod bounded;
+pub mod gate;
 pub mod https_get;
 pub mod nss;
 pub mod pam;
@@ -21,6 +25,9 @@ pub enum AuthError {
     },
     #[error("PAM conversation for service '{service}' did not finish")]
     PamAborted { service: String },
+    /// The mechanism was not asked: too many attempts wait for it.
+    #[error("{what} busy: {why}")]
+    Busy { what: &'static str, why: gate::Busy },
     #[error("https_get check at {host}:{port}: {source}")]
     HttpsGet {
         host: String,
@@ -64,6 +71,11 @@ impl Mechanism {
             }
             other => Mechanism::Unsupported(other.to_string()),
         }
+    }
+
+    /// Whether a password is checked (every mechanism but `none`).
+    pub fn checks_password(&self) -> bool {
+        !matches!(self, Mechanism::None)
     }
 
     /// Check `login`'s `password`: `Ok(false)` is a refusal, `Err` means the

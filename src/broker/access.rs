@@ -7,7 +7,8 @@
 //! write and counts against the client address like a failed password.
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
-use crate::auth::{self, Mechanism};
+use crate::auth::ratelimit::Settled;
+use crate::auth::{self, AuthError, Mechanism};
 use crate::state::{Command, CookieRefusal, Outcome};
 use std::time::Duration;
 
@@ -148,19 +149,18 @@ impl Broker {
         issue_cookie: bool,
     ) -> Result<Access, BrokerError> {
         let Credentials { user, ip, .. } = creds;
-        if let Some(wait) = self.login_blocked_for(user, ip).await {
-            tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
-            return Ok(Access::Limited(wait));
+        let mechanism = Mechanism::from_conf(&loaded.conf, backend.name());
+        if mechanism.checks_password() {
+            if let Err(refused) = self.check_password(&mechanism, creds).await? {
+                return Ok(refused);
+            }
+        } else {
+            if let Some(wait) = self.login_blocked_for(user, ip).await {
+                tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
+                return Ok(Access::Limited(wait));
+            }
+            self.login_succeeded(user).await;
         }
-        if !self
-            .authenticate(loaded, backend, user, creds.password)
-            .await
-        {
-            self.login_failed(user, ip).await;
-            tracing::warn!(user = %user, client = %ip, "authentication failed");
-            return Ok(Access::Denied);
-        }
-        self.login_succeeded(user).await;
         tracing::info!(user = %user, client = %ip, "authentication succeeded");
         let next = auth::new_cookie();
         if !user.is_empty() && issue_cookie {
@@ -177,22 +177,41 @@ impl Broker {
         })
     }
 
-    /// Whether the backend's mechanism accepts the password; a mechanism
-    /// that gives no answer refuses (and says why in the log).
-    async fn authenticate(
+    /// Ask `mechanism` about the password, the attempt reserved against the
+    /// failed-login limits first: `Ok(Ok(()))` accepted, `Ok(Err(answer))`
+    /// refused or limited, `Err` when the mechanism was too busy to ask. A
+    /// mechanism that gives no answer refuses (and says why in the log).
+    async fn check_password(
         &self,
-        loaded: &Loaded,
-        backend: Backend,
-        user: &str,
-        password: &str,
-    ) -> bool {
-        let mechanism = Mechanism::from_conf(&loaded.conf, backend.name());
-        match mechanism.verify(&self.pam, user, password).await {
+        mechanism: &Mechanism,
+        creds: Credentials<'_>,
+    ) -> Result<Result<(), Access>, BrokerError> {
+        let Credentials { user, ip, .. } = creds;
+        let attempt = match self.login_attempt(user, ip).await {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
+                return Ok(Err(Access::Limited(wait)));
+            }
+        };
+        let accepted = match mechanism.verify(&self.pam, user, creds.password).await {
             Ok(accepted) => accepted,
+            Err(e @ AuthError::Busy { .. }) => {
+                self.login_settled(attempt, Settled::NotTried).await;
+                tracing::warn!(user = %user, client = %ip, error = %e, "login refused: authentication busy");
+                return Err(BrokerError::AuthBusy(e));
+            }
             Err(e) => {
                 tracing::error!(user = %user, error = %e, "authentication mechanism failed; refusing login");
                 false
             }
+        };
+        if !accepted {
+            self.login_settled(attempt, Settled::Failed).await;
+            tracing::warn!(user = %user, client = %ip, "authentication failed");
+            return Ok(Err(Access::Denied));
         }
+        self.login_settled(attempt, Settled::Succeeded).await;
+        Ok(Ok(()))
     }
 }

@@ -13,6 +13,10 @@ pub enum BrokerError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The authentication mechanism was too busy to ask (`AuthError::Busy`);
+    /// the attempt was not counted as a failure.
+    #[error(transparent)]
+    AuthBusy(crate::auth::AuthError),
     /// The state machine answered a command with an outcome of another kind (a bug).
     #[error("state command {command} answered {outcome}")]
     UnexpectedOutcome {
@@ -33,6 +37,7 @@ impl BrokerError {
     pub fn public_reason(&self) -> Option<&'static str> {
         match self {
             BrokerError::Ledger(e) => e.public_reason(),
+            BrokerError::AuthBusy(_) => Some("authentication busy"),
             BrokerError::Load(_) | BrokerError::UnexpectedOutcome { .. } => None,
         }
     }

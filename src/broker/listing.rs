@@ -7,6 +7,7 @@
 use super::{Backend, Broker, LedgerError, Loaded};
 use crate::acl::Acls;
 use crate::auth;
+use crate::auth::nss::NssError;
 use crate::config::value::{self, Value};
 use crate::config::BrokerConf;
 use crate::profiles::render::{render, RenderContext};
@@ -27,12 +28,16 @@ pub struct Placement {
 /// A linearizable view of the profiles for one user and backend: only
 /// `Broker::lister` makes one, after the read barrier.
 pub struct Lister<'a> {
-    broker: &'a Broker,
     loaded: &'a Loaded,
     backend: Backend,
     user: &'a str,
     client: Option<IpAddr>,
+    /// The user's groups, read once when some profile has group rules.
+    groups: Option<Groups>,
 }
+
+/// A user's groups, or why they could not be read.
+type Groups = Result<Vec<String>, NssError>;
 
 impl Broker {
     /// Wait for the read barrier, then list for `user` (from `client`).
@@ -44,12 +49,22 @@ impl Broker {
         client: Option<IpAddr>,
     ) -> Result<Lister<'a>, LedgerError> {
         self.ledger.read_barrier().await?;
+        let group_rules = backend == Backend::Inifile
+            && loaded
+                .profiles
+                .profiles
+                .iter()
+                .any(|p| p.acls.has_group_rules());
+        let groups = match group_rules {
+            true => Some(self.groups_of(loaded, user).await),
+            false => None,
+        };
         Ok(Lister {
-            broker: self,
             loaded,
             backend,
             user,
             client,
+            groups,
         })
     }
 
@@ -81,16 +96,43 @@ impl Broker {
     }
 
     /// Whether `acls` let `user` (from `client`) use a profile.
-    pub(super) fn permits(
+    pub(super) async fn permits(
         &self,
         loaded: &Loaded,
         acls: &Acls,
         user: &str,
         client: Option<IpAddr>,
     ) -> bool {
-        let primary = !loaded.conf.global_bool("ignore-primary-group-memberships");
-        acls.permits(user, client, || self.groups.groups_of(user, primary))
+        let groups = match acls.has_group_rules() {
+            true => Some(self.groups_of(loaded, user).await),
+            false => None,
+        };
+        decide(acls, user, client, groups.as_ref())
     }
+
+    /// `user`'s groups as the ACLs count them (off the request threads).
+    async fn groups_of(&self, loaded: &Loaded, user: &str) -> Groups {
+        let primary = !loaded.conf.global_bool("ignore-primary-group-memberships");
+        let groups = self.groups.groups_of(user, primary).await;
+        if let Err(e) = &groups {
+            tracing::warn!(user = %user, error = %e, "group lookup failed; profiles whose ACLs need the groups are denied");
+        }
+        groups
+    }
+}
+
+/// The ACL decision with the groups read beforehand: when the decision
+/// needs groups that could not be read, the profile is denied.
+fn decide(acls: &Acls, user: &str, client: Option<IpAddr>, groups: Option<&Groups>) -> bool {
+    let unread = std::cell::Cell::new(false);
+    let permitted = acls.permits(user, client, || match groups {
+        Some(Ok(groups)) => groups.clone(),
+        Some(Err(_)) | None => {
+            unread.set(true);
+            Vec::new()
+        }
+    });
+    permitted && !unread.get()
 }
 
 impl Lister<'_> {
@@ -101,8 +143,7 @@ impl Lister<'_> {
 
     /// Whether the user may use `profile` (an inifile profile).
     pub fn permits(&self, profile: &Profile) -> bool {
-        self.broker
-            .permits(self.loaded, &profile.acls, self.user, self.client)
+        decide(&profile.acls, self.user, self.client, self.groups.as_ref())
     }
 
     /// The profiles the user may use, rendered for them, sorted by profile id.

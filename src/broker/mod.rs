@@ -84,7 +84,7 @@ impl Broker {
             prober: Prober::new(settings.probe_ttl),
             limiter,
             groups: GroupCache::default(),
-            pam: Pam::new(&settings.pam_service, 16),
+            pam: Pam::new(&settings.pam_service, crate::auth::pam::CONCURRENCY),
             hostname: hostname(),
             loaded: RwLock::new(Arc::new(loaded)),
             ledger,

@@ -68,7 +68,7 @@ impl Broker {
         let Some(profile) = loaded.profiles.get(profile_id) else {
             return Ok(Selected::no_server(22));
         };
-        if !self.permits(loaded, &profile.acls, user, client) {
+        if !self.permits(loaded, &profile.acls, user, client).await {
             tracing::warn!(user = %user, profile = %profile_id, "selectsession for a profile the ACLs deny");
             return Ok(Selected::no_server(22));
         }

@@ -8,9 +8,22 @@
 //! Across a leader change the new leader starts from the failures it saw
 //! itself (as a follower it counted the attempts made on it), so an attacker
 //! gains at most one further round of attempts per leader change.
+//!
+//! Attempts in flight count: a `Check` with an attempt id is a reservation
+//! (the leader counts it as a failure at once, if the limits allow it), and
+//! the follower's `Settle` with the same id releases it as the attempt
+//! ended (a success gives the client's place back and clears the user, an
+//! attempt the mechanism never tried gives both back). A reservation never
+//! settled stays a failure until it leaves the window; a `Settle` the
+//! leader holds no reservation for (it did not lead at the `Check`) is
+//! counted as the attempt ended.
+//!
+//! Unknown authid cookies count against the client address alone
+//! (`CheckClient`, `ClientFailure`), so guesses naming a user cannot lock
+//! that user out of their cookies.
 
 use super::{Node, NodeId};
-use crate::auth::ratelimit::RateLimiter;
+use crate::auth::ratelimit::{RateLimiter, Settled};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +34,21 @@ pub const ASK_LEADER_TIMEOUT: Duration = Duration::from_millis(500);
 /// What a follower asks or tells the leader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LimitRequest {
-    /// Is a password attempt for `user` from `client` blocked now?
-    Check { user: String, client: String },
-    /// A password attempt failed.
-    Failure { user: String, client: String },
-    /// A password attempt succeeded (clears the user's count).
+    /// Is a password attempt for `user` from `client` blocked now? With an
+    /// attempt id, reserve it when it is not.
+    Check {
+        user: String,
+        client: String,
+        attempt: Option<u64>,
+    },
+    /// The reserved password attempt `attempt` ended with `outcome`.
+    Settle {
+        user: String,
+        client: String,
+        attempt: u64,
+        outcome: Settled,
+    },
+    /// A login without a password check succeeded (clears the user's count).
     Success { user: String },
     /// Is an authid cookie attempt from `client` blocked now (the address alone)?
     CheckClient { client: String },
@@ -97,9 +120,21 @@ impl Node {
             return LimitAnswer::NotLeader;
         };
         match request {
-            LimitRequest::Check { user, client } => blocked(limiter.blocked_for(&user, &client)),
-            LimitRequest::Failure { user, client } => {
-                limiter.failure(&user, &client);
+            LimitRequest::Check {
+                user,
+                client,
+                attempt,
+            } => blocked(match attempt {
+                Some(id) => limiter.reserve_for(id, &user, &client).err(),
+                None => limiter.blocked_for(&user, &client),
+            }),
+            LimitRequest::Settle {
+                user,
+                client,
+                attempt,
+                outcome,
+            } => {
+                limiter.settle_for(attempt, &user, &client, outcome);
                 LimitAnswer::Recorded
             }
             LimitRequest::Success { user } => {

@@ -1,12 +1,21 @@
 //! Start-up notices: what configuration was loaded, which of its settings
-//! this broker does not act on, and which PAM service file checks passwords.
+//! this broker does not act on, which PAM service file checks passwords,
+//! and a warning when anyone who reaches a non-loopback listener gets in
+//! without a password.
 
 use crate::broker::Broker;
+use crate::config::broker_conf::BACKENDS;
+use crate::config::BrokerConf;
+use std::net::SocketAddr;
 use std::path::Path;
 
-/// Log what was loaded and warn about settings this broker does not act on.
-pub fn announce(broker: &Broker) {
+/// Log what was loaded and warn about settings this broker does not act
+/// on; `public` are the addresses clients reach (HTTP, HTTPS, gRPC).
+pub fn announce(broker: &Broker, public: &[SocketAddr]) {
     let loaded = broker.current();
+    if let Some((listener, why)) = unauthenticated_exposure(&loaded.conf, public) {
+        tracing::warn!(listener = %listener, why, "no authentication on a non-loopback listener: anyone who reaches it logs in as any user (and each such login stores a cookie)");
+    }
     tracing::info!(
         conf = %loaded.conf.path,
         profiles = %loaded.profiles.path,
@@ -38,6 +47,28 @@ pub fn announce(broker: &Broker) {
     if loaded.conf.auth_mech("inifile") == "pam" {
         pam_service_notice(&broker.settings.pam_service, Path::new(PAM_DIR));
     }
+}
+
+/// The first non-loopback listener, and why logins need no password
+/// there, when the configuration asks for none.
+fn unauthenticated_exposure(
+    conf: &BrokerConf,
+    public: &[SocketAddr],
+) -> Option<(SocketAddr, &'static str)> {
+    let listener = *public.iter().find(|a| !a.ip().is_loopback())?;
+    let (require_password, require_cookie) = conf.credential_policy();
+    let why = if !require_password && !require_cookie {
+        "check-credentials or require-password is off"
+    } else if require_password
+        && BACKENDS
+            .iter()
+            .any(|b| conf.backend_enabled(b) && conf.auth_mech(b) == "none")
+    {
+        "a backend's auth-mech is none"
+    } else {
+        return None;
+    };
+    Some((listener, why))
 }
 
 /// Where PAM service files live.
@@ -78,6 +109,33 @@ fn pam_includes(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warns_of_no_authentication_on_non_loopback_listeners_only() {
+        let conf = |text: &str| BrokerConf::parse("t", text).unwrap();
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let v6_loopback: SocketAddr = "[::1]:8080".parse().unwrap();
+        let public: SocketAddr = "192.0.2.10:443".parse().unwrap();
+        let none = conf("[global]\ndefault-auth-mech = none\n[broker_inifile]\nenable = true\n");
+        assert_eq!(
+            unauthenticated_exposure(&none, &[loopback, v6_loopback]),
+            None
+        );
+        assert_eq!(
+            unauthenticated_exposure(&none, &[loopback, public]),
+            Some((public, "a backend's auth-mech is none"))
+        );
+        let open = conf("[global]\nrequire-password = false\n");
+        assert_eq!(
+            unauthenticated_exposure(&open, &[public]).map(|(_, why)| why),
+            Some("check-credentials or require-password is off")
+        );
+        let pam = conf("[global]\ndefault-auth-mech = pam\n[broker_inifile]\nenable = true\n");
+        assert_eq!(unauthenticated_exposure(&pam, &[public]), None);
+        let shared =
+            conf("[global]\nrequire-password = false\nrequire-cookie = true\nmy-cookie = x\n");
+        assert_eq!(unauthenticated_exposure(&shared, &[public]), None);
+    }
 
     #[test]
     fn reads_the_includes_of_both_service_files() {

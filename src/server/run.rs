@@ -54,7 +54,11 @@ pub async fn run(
         tracker.spawn(grpc::serve(router, listener, stop.clone(), "node-to-node"));
     }
     let broker = Arc::new(Broker::new(settings, ledger)?);
-    announce(&broker);
+    let public: Vec<_> = (listeners.http.iter().chain(&listeners.https))
+        .chain(&listeners.grpc)
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    announce(&broker, &public);
     let mut background = Vec::new();
     if let Some(node) = broker.cluster_node() {
         background.push(tokio::spawn(

@@ -43,7 +43,7 @@ pub fn reflection() -> Result<
 fn status(rpc: &'static str, e: BrokerError) -> Status {
     let reason = e.public_reason();
     match e {
-        BrokerError::Ledger(_) => {
+        BrokerError::Ledger(_) | BrokerError::AuthBusy(_) => {
             tracing::warn!(rpc, error = %e, "gRPC request failed");
             Status::unavailable(reason.unwrap_or("state unavailable"))
         }

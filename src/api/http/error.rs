@@ -7,7 +7,11 @@ use super::form::FormError;
 use super::response::{self, Body};
 use super::MAX_BODY;
 use crate::broker::{BrokerError, LedgerError, TaskError};
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
+
+/// The Retry-After (seconds) of an answer refused because authentication is busy.
+const AUTH_BUSY_RETRY_S: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -53,7 +57,9 @@ impl HttpError {
             HttpError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::AccessDenied(_) => StatusCode::UNAUTHORIZED,
-            HttpError::Broker(BrokerError::Ledger(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Broker(BrokerError::Ledger(_) | BrokerError::AuthBusy(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             HttpError::Broker(BrokerError::Load(_) | BrokerError::UnexpectedOutcome { .. }) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -65,6 +71,12 @@ impl HttpError {
     pub fn response(&self) -> Response<Body> {
         let status = self.status();
         match self {
+            HttpError::Broker(e @ BrokerError::AuthBusy(_)) => {
+                let mut r = response::server_error(status, e.public_reason());
+                r.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(AUTH_BUSY_RETRY_S));
+                r
+            }
             HttpError::Broker(e) => response::server_error(status, e.public_reason()),
             _ => response::error(status),
         }
