@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 pub mod ctl;
 pub mod keygen;
+pub mod logsafe;
 pub mod placement;
 pub mod profiles;
 pub mod server;

@@ -4,6 +4,7 @@
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::auth::{self, Mechanism};
+use crate::logsafe::escaped;
 use crate::state::{Command, Outcome};
 use std::time::Duration;
 
@@ -91,7 +92,7 @@ impl Broker {
                 next_cookie: Some(next),
             }),
             Outcome::CookieRefused(why) => {
-                tracing::warn!(user = %user, client = %ip, reason = ?why, "authid cookie refused");
+                tracing::warn!(user = %escaped(user), client = %ip, reason = ?why, "authid cookie refused");
                 Ok(Access::Denied)
             }
             other => Err(BrokerError::unexpected("RedeemCookie", &other)),
@@ -109,7 +110,7 @@ impl Broker {
     ) -> Result<Access, BrokerError> {
         let Credentials { user, ip, .. } = creds;
         if let Some(wait) = self.login_blocked_for(user, ip).await {
-            tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
+            tracing::warn!(user = %escaped(user), client = %ip, "login refused: too many failed attempts");
             return Ok(Access::Limited(wait));
         }
         if !self
@@ -117,11 +118,11 @@ impl Broker {
             .await
         {
             self.login_failed(user, ip).await;
-            tracing::warn!(user = %user, client = %ip, "authentication failed");
+            tracing::warn!(user = %escaped(user), client = %ip, "authentication failed");
             return Ok(Access::Denied);
         }
         self.login_succeeded(user).await;
-        tracing::info!(user = %user, client = %ip, "authentication succeeded");
+        tracing::info!(user = %escaped(user), client = %ip, "authentication succeeded");
         let next = auth::new_cookie();
         if !user.is_empty() && issue_cookie {
             let cmd = Command::IssueCookie {
@@ -150,7 +151,7 @@ impl Broker {
         match mechanism.verify(&self.pam, user, password).await {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::error!(user = %user, error = %e, "authentication mechanism failed; refusing login");
+                tracing::error!(user = %escaped(user), error = %escaped(&e), "authentication mechanism failed; refusing login");
                 false
             }
         }

@@ -9,6 +9,7 @@ use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
 use super::Context;
 use crate::broker::{Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Task};
 use crate::config::value::Value;
+use crate::logsafe::escaped;
 use crate::profiles::render::{render, RenderContext};
 use hyper::Response;
 use std::net::IpAddr;
@@ -148,7 +149,7 @@ pub async fn handle(
             let s = broker
                 .select_session(loaded, backend, profile_id, login, Some(client))
                 .await?;
-            tracing::info!(user = %login, profile = %profile_id, server = %s.server, port = s.port, "session selected");
+            tracing::info!(user = %escaped(&login), profile = %escaped(&profile_id), server = %s.server, port = s.port, "session selected");
             answer.selected = Some(s);
         }
     }
