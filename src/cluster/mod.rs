@@ -3,16 +3,22 @@
 //! `service`), and `Node`, the handle the broker submits commands through:
 //! on the leader they go into the log, on a follower they are forwarded to
 //! the leader; reads wait for a linearizable read index. `error` says why
-//! a request failed: unavailable (retry later) or a storage failure.
+//! a request failed: unavailable (retry later) or a storage failure;
+//! `batch` caps what is proposed together; `summary` is what `/status`
+//! says of the applied state.
 
 pub mod admin;
+pub mod batch;
 pub mod error;
 pub mod login_limits;
 pub mod network;
 pub mod service;
+#[cfg(test)]
+mod status_tests;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
+mod summary;
 pub mod tls;
 
 pub use error::{ClusterError, ReloadError, TransportError, Unavailable};
@@ -100,6 +106,8 @@ pub struct Node {
     /// The failed-login counters this node keeps (set by the broker); the
     /// leader's serve the whole cluster (see `login_limits`).
     login_limiter: std::sync::OnceLock<Arc<RateLimiter>>,
+    /// What `/status` reports of the applied state, per applied entry.
+    summary: summary::SummaryCache,
 }
 
 /// What a `Reloader` answers: done, or why not.
@@ -118,8 +126,6 @@ type Proposal = (
     tokio::sync::oneshot::Sender<Result<Outcome, ClusterError>>,
 );
 
-/// Commands proposed together at most.
-const MAX_BATCH: usize = 256;
 /// Batches in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
 
@@ -147,8 +153,8 @@ impl Node {
         let machine = sm.shared();
         let peers = network::Peers::new(tls.map(|t| t.client));
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm).await?;
-        let (proposals, queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
-        let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
+        let (proposals, queue) = tokio::sync::mpsc::channel(16 * batch::MAX_BATCH);
+        let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * batch::MAX_BATCH);
         let node = Arc::new(Node {
             id,
             raft,
@@ -159,6 +165,7 @@ impl Node {
             forwarded,
             reloader: std::sync::OnceLock::new(),
             login_limiter: std::sync::OnceLock::new(),
+            summary: summary::SummaryCache::default(),
         });
         tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
         tokio::spawn(propose_batches(
@@ -205,6 +212,14 @@ impl Node {
         queue: &tokio::sync::mpsc::Sender<Proposal>,
         cmd: Command,
     ) -> Result<Outcome, ClusterError> {
+        let bytes = batch::encoded_size(&cmd);
+        if bytes > batch::MAX_COMMAND_BYTES {
+            return Err(Unavailable::TooLarge {
+                bytes,
+                max: batch::MAX_COMMAND_BYTES,
+            }
+            .into());
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let stopped = || ClusterError::from(Unavailable::ShuttingDown);
         queue.send((cmd, tx)).await.map_err(|_| stopped())?;
@@ -337,10 +352,10 @@ impl Node {
         found
     }
 
-    /// Raft status and a digest of the applied state.
+    /// Raft status and a digest of the applied state (computed once per applied entry).
     pub fn status(&self) -> Status {
         let m = self.raft.metrics().borrow().clone();
-        let machine = self.machine.read();
+        let applied = self.summary.of(&self.machine.read());
         Status {
             id: self.id,
             role: format!("{:?}", m.state),
@@ -353,10 +368,10 @@ impl Node {
                 .nodes()
                 .map(|(id, n)| (*id, n.raft.clone()))
                 .collect(),
-            placements: machine.state.placement_count(),
-            config_version: machine.state.config().map(|(v, _)| *v),
-            cookies: machine.state.cookie_count(),
-            digest: format!("{:016x}", machine.state.digest()),
+            placements: applied.placements,
+            config_version: applied.config_version,
+            cookies: applied.cookies,
+            digest: applied.digest,
         }
     }
 }
@@ -406,17 +421,25 @@ async fn propose_batches(
     may_forward: bool,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-    while let Some(first) = queue.recv().await {
+    // The proposal that did not fit the last batch starts the next one.
+    let mut carried = None;
+    loop {
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match queue.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
+        carried = batch::fill(
+            &mut batch,
+            |(cmd, _): &Proposal| batch::encoded_size(cmd),
+            || queue.try_recv().ok(),
+        );
         let Some(node) = node.upgrade() else { return };
         tokio::spawn(async move {
             let _slot = slot;
