@@ -5,7 +5,7 @@
 use crate::auth::ratelimit::Limit;
 use crate::broker::{self, Settings};
 use crate::config::node::NodeConfig;
-use crate::server::{self, listen::Inherited};
+use crate::server::{self, listen::Inherited, ListenerLimits};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -114,6 +114,18 @@ pub struct ServeArgs {
     /// Home of the broker's legacy SSH key pair served on /pubkeys/ [default: home of user x2gobroker].
     #[arg(long)]
     pub broker_home: Option<PathBuf>,
+    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node); further clients wait.
+    #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds for a TLS handshake (and for a plain gRPC client's first bytes) before the connection is closed.
+    #[arg(long, default_value_t = ListenerLimits::DEFAULT_HANDSHAKE_TIMEOUT_SECS)]
+    pub handshake_timeout: u64,
+    /// Concurrent requests (HTTP/2 streams) per connection on the public gRPC API.
+    #[arg(long, default_value_t = ListenerLimits::DEFAULT_GRPC_MAX_STREAMS)]
+    pub grpc_max_streams: u32,
+    /// Seconds any gRPC request (public or node-to-node) may take.
+    #[arg(long, default_value_t = ListenerLimits::DEFAULT_GRPC_REQUEST_TIMEOUT_SECS)]
+    pub grpc_request_timeout: u64,
 }
 
 /// Where the reference's global file lives unless told otherwise.
@@ -218,6 +230,12 @@ impl ServeArgs {
             allow_tls12: self.allow_tls12,
             allow_insecure_http: self.allow_insecure_http,
             node,
+            limits: ListenerLimits {
+                max_connections: self.max_connections.max(1),
+                handshake_timeout: Duration::from_secs(self.handshake_timeout.max(1)),
+                grpc_max_streams: self.grpc_max_streams.max(1),
+                grpc_request_timeout: Duration::from_secs(self.grpc_request_timeout.max(1)),
+            },
         }
     }
 }
@@ -334,6 +352,7 @@ http = "127.0.0.1:18081"
         assert_eq!(o.settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(o.http, vec![SocketAddr::from(DEFAULT_HTTP)]);
         assert!(o.https.is_empty() && o.grpc.is_none() && o.node.is_none());
+        assert_eq!(o.limits, ListenerLimits::default());
         // https alone means no default plain listener.
         let o = serve(&["--https", "127.0.0.1:8443"]).resolve(None);
         assert!(o.http.is_empty());

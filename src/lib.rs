@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod config;
 pub mod ctl;
 pub mod keygen;
+pub mod logsafe;
 pub mod placement;
 pub mod profiles;
 pub mod server;

@@ -1,15 +1,22 @@
-//! Bad input gets a clear 4xx and a log line: never a 5xx, a panic or a hang.
+//! Bad input gets a clear 4xx and a log line: never a 5xx, a panic or a
+//! hang, on every frontend: plain, JSON, UCCS and the gRPC API, including
+//! half-closed clients, oversized bodies and headers, and garbage on the
+//! gRPC port.
 
 // Each test binary uses only some of the shared helpers.
 #[allow(dead_code)]
 mod common;
 
+use common::grpc::{creds, runtime};
 use common::http::*;
 use common::processes::*;
 use common::site::*;
+use common::sockets::*;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+use tonic::Code;
+use x2gobroker::api::grpc::proto::*;
 
 const CONF: &str = "[global]\nrequire-password = false\n[broker_inifile]\nenable = true\n";
 const PROFILES: &str = "[p]\nname=P\nhost=127.0.0.9\n";
@@ -181,4 +188,218 @@ fn random_bodies_never_get_5xx() {
         );
     }
     assert_eq!(b.get("/healthz").status, 200);
+}
+
+/// A fixed-seed generator: the same inputs every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+
+    /// A string of `len` characters drawn from a hostile alphabet.
+    fn text(&mut self, len: usize) -> String {
+        const ALPHABET: &[char] = &[
+            'a', 'Z', '0', ' ', ':', '@', '%', '+', '&', '=', '/', '\\', '\r', '\n', '\0', '\x1b',
+            '\u{7f}', '\u{85}', '\u{2028}', 'é', '€', '😀', '"', '\'', '<',
+        ];
+        (0..len)
+            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64)])
+            .collect()
+    }
+
+    /// A hostile value: lengths around the field limits, at most `max`.
+    fn field(&mut self, max: usize) -> String {
+        let len = [0, 1, 255, 256, 257, 1024, 1025, 5000, 20_000][self.below(9)];
+        self.text(len.min(max))
+    }
+}
+
+/// Every frontend on, passwords checked (against an https_get server that
+/// refuses connections, so every login fails fast).
+const EVERY_FRONTEND: &str = "[global]\nrequire-password = true\ndefault-auth-mech = https_get\nenable-uccs-output = true\n[authmech_https_get]\nhost = 127.0.0.1\nport = 1\npath = /\n[broker_inifile]\nenable = true\n";
+
+/// Send `head` and `body`, shut down the sending side, read the answer.
+fn half_closed(addr: SocketAddr, head: &str, body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    parse_reply(&out)
+}
+
+#[test]
+fn hostile_input_over_every_frontend() {
+    let site = Site::new(EVERY_FRONTEND, PROFILES);
+    let listener = loopback();
+    let grpc = addr_of(&listener);
+    let mut b = Ours::new(&site)
+        .listen("--grpc", listener)
+        .args(&["--allow-get"])
+        .start();
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let started = Instant::now();
+
+    // Half-closed clients get their answer on every HTTP frontend.
+    for (method, path, body) in [
+        ("POST", "/plain/", "task=listsessions&user=u"),
+        ("POST", "/json/", "task=listprofiles&user=u"),
+        ("GET", "/uccs/inifile/api/5", ""),
+        ("POST", "/plain/", "task=%zz"),
+    ] {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let r = half_closed(b.addr, &head, body.as_bytes());
+        assert!(
+            (200..500).contains(&r.status),
+            "half-closed {path}: {}",
+            r.status
+        );
+    }
+
+    // Oversized bodies and headers: 4xx on every HTTP frontend.
+    let big = vec![b'x'; 200 * 1024];
+    for path in ["/plain/", "/json/", "/uccs/inifile/api/5"] {
+        let r = post_bytes(&b, path, &big);
+        assert!((400..500).contains(&r.status), "{path}: {}", r.status);
+    }
+    let huge_header = format!("Basic {}", "A".repeat(100 * 1024));
+    let r = try_request(
+        b.addr,
+        "GET",
+        "/uccs/inifile/api/5",
+        &[("Authorization", &huge_header)],
+        b"",
+    );
+    if let Ok(r) = r {
+        assert!((400..500).contains(&r.status), "huge header: {}", r.status);
+    }
+
+    // Hostile field values on the forms and the UCCS credentials.
+    for i in 0..150 {
+        let user = rng.field(2000);
+        let password = rng.field(2000);
+        let body = form(&[
+            (
+                "task",
+                ["listsessions", "selectsession", "listprofiles", "auth"][i % 4],
+            ),
+            ("user", &user),
+            ("password", &password),
+            ("sid", &rng.field(300)),
+            ("authid", &rng.field(300)),
+        ]);
+        let path = ["/plain/", "/json/"][i % 2];
+        let r = b.post(path, &body);
+        assert!(r.status < 500, "{path} {body:?}: {}", r.status);
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{user}:{password}"),
+        );
+        let len = rng.below(40);
+        let garbage = rng.text(len).replace(['\r', '\n', '\0'], "");
+        for auth in [
+            format!("Basic {basic}"),
+            format!("Basic {garbage}"),
+            garbage,
+        ] {
+            if let Ok(r) = try_request(
+                b.addr,
+                "GET",
+                "/uccs/inifile/api/5",
+                &[("Authorization", &auth)],
+                b"",
+            ) {
+                assert!(r.status < 500, "UCCS {auth:?}: {}", r.status);
+            }
+        }
+    }
+
+    // The gRPC API: hostile fields on every RPC, never an internal error.
+    runtime().block_on(async {
+        let mut c = common::grpc::client(grpc).await;
+        let bad = |code: Code| {
+            matches!(
+                code,
+                Code::Internal | Code::Unknown | Code::DataLoss | Code::Unimplemented
+            )
+        };
+        for _ in 0..100 {
+            let credentials = creds(
+                &rng.field(usize::MAX),
+                &rng.field(usize::MAX),
+                &rng.field(usize::MAX),
+            );
+            let r = c
+                .list_profiles(ListProfilesRequest {
+                    credentials: credentials.clone(),
+                })
+                .await;
+            assert!(!r.as_ref().is_err_and(|e| bad(e.code())), "{r:?}");
+            let r = c
+                .list_sessions(ListSessionsRequest {
+                    credentials: credentials.clone(),
+                })
+                .await;
+            assert!(!r.as_ref().is_err_and(|e| bad(e.code())), "{r:?}");
+            let r = c
+                .select_session(SelectSessionRequest {
+                    credentials,
+                    profile_id: rng.field(usize::MAX),
+                    login: rng.field(usize::MAX),
+                })
+                .await;
+            assert!(!r.as_ref().is_err_and(|e| bad(e.code())), "{r:?}");
+        }
+        // A message far over the limit is refused, not decoded.
+        let r = c
+            .list_profiles(ListProfilesRequest {
+                credentials: creds(&"u".repeat(1 << 20), "", ""),
+            })
+            .await;
+        assert!(r.is_err_and(|e| !bad(e.code())));
+    });
+
+    // Garbage on the gRPC port: the connection is dropped, the API still answers.
+    for garbage in [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x04\x01\x00\x00\x00\x00\x00\xff\xff".to_vec(),
+        (0..4096).map(|_| rng.next() as u8).collect(),
+    ] {
+        let mut s = TcpStream::connect(grpc).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.write_all(&garbage);
+        let _ = s.shutdown(Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    runtime().block_on(async {
+        let mut c = common::grpc::client(grpc).await;
+        c.cluster_status(ClusterStatusRequest {}).await.unwrap();
+    });
+
+    assert!(started.elapsed() < Duration::from_secs(240), "no hangs");
+    assert_eq!(b.get("/healthz").status, 200, "still serving");
+    assert!(matches!(b.child.try_wait(), Ok(None)), "still running");
+    let log = b.log_text();
+    assert!(!log.contains("panicked"), "no panic");
+    let answered = log
+        .lines()
+        .filter(|l| l.contains("x2gobroker::api::http"))
+        .count();
+    // The form posts and the well-formed basic credentials at least.
+    assert!(answered >= 300, "{answered} HTTP requests logged");
 }

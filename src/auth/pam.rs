@@ -93,7 +93,7 @@ impl Pam {
             match auth.authenticate() {
                 Ok(()) => Ok(true),
                 Err(e) => {
-                    tracing::debug!(user = %login, error = ?e, "PAM refused");
+                    tracing::debug!(user = %crate::logsafe::escaped(&login), error = ?e, "PAM refused");
                     Ok(false)
                 }
             }

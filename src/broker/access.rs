@@ -9,6 +9,7 @@
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::auth::ratelimit::Settled;
 use crate::auth::{self, AuthError, Mechanism};
+use crate::logsafe::escaped;
 use crate::state::{Command, CookieRefusal, Outcome};
 use std::time::Duration;
 
@@ -95,14 +96,14 @@ impl Broker {
         } = creds;
         if !self.cookie_known(user, cookie) {
             if let Some(wait) = self.cookie_blocked_for(ip).await {
-                tracing::warn!(user = %user, client = %ip, "authid cookie refused: too many failed attempts");
+                tracing::warn!(user = %escaped(user), client = %ip, "authid cookie refused: too many failed attempts");
                 return Ok(Access::Limited(wait));
             }
             // Issued through another node, it may be committed but not applied here yet.
             self.ledger.read_barrier().await?;
             if !self.cookie_known(user, cookie) {
                 self.cookie_failed(ip).await;
-                tracing::warn!(user = %user, client = %ip, reason = ?CookieRefusal::Unknown, "authid cookie refused");
+                tracing::warn!(user = %escaped(user), client = %ip, reason = ?CookieRefusal::Unknown, "authid cookie refused");
                 return Ok(Access::Denied);
             }
         }
@@ -126,7 +127,7 @@ impl Broker {
                 next_cookie: Some(next),
             }),
             Outcome::CookieRefused(why) => {
-                tracing::warn!(user = %user, client = %ip, reason = ?why, "authid cookie refused");
+                tracing::warn!(user = %escaped(user), client = %ip, reason = ?why, "authid cookie refused");
                 Ok(Access::Denied)
             }
             other => Err(BrokerError::unexpected("RedeemCookie", &other)),
@@ -156,12 +157,12 @@ impl Broker {
             }
         } else {
             if let Some(wait) = self.login_blocked_for(user, ip).await {
-                tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
+                tracing::warn!(user = %escaped(user), client = %ip, "login refused: too many failed attempts");
                 return Ok(Access::Limited(wait));
             }
             self.login_succeeded(user).await;
         }
-        tracing::info!(user = %user, client = %ip, "authentication succeeded");
+        tracing::info!(user = %escaped(user), client = %ip, "authentication succeeded");
         let next = auth::new_cookie();
         if !user.is_empty() && issue_cookie {
             let cmd = Command::IssueCookie {
@@ -190,7 +191,7 @@ impl Broker {
         let attempt = match self.login_attempt(user, ip).await {
             Ok(attempt) => attempt,
             Err(wait) => {
-                tracing::warn!(user = %user, client = %ip, "login refused: too many failed attempts");
+                tracing::warn!(user = %escaped(user), client = %ip, "login refused: too many failed attempts");
                 return Ok(Err(Access::Limited(wait)));
             }
         };
@@ -198,17 +199,17 @@ impl Broker {
             Ok(accepted) => accepted,
             Err(e @ AuthError::Busy { .. }) => {
                 self.login_settled(attempt, Settled::NotTried).await;
-                tracing::warn!(user = %user, client = %ip, error = %e, "login refused: authentication busy");
+                tracing::warn!(user = %escaped(user), client = %ip, error = %e, "login refused: authentication busy");
                 return Err(BrokerError::AuthBusy(e));
             }
             Err(e) => {
-                tracing::error!(user = %user, error = %e, "authentication mechanism failed; refusing login");
+                tracing::error!(user = %escaped(user), error = %escaped(&e), "authentication mechanism failed; refusing login");
                 false
             }
         };
         if !accepted {
             self.login_settled(attempt, Settled::Failed).await;
-            tracing::warn!(user = %user, client = %ip, "authentication failed");
+            tracing::warn!(user = %escaped(user), client = %ip, "authentication failed");
             return Ok(Err(Access::Denied));
         }
         self.login_settled(attempt, Settled::Succeeded).await;

@@ -5,6 +5,7 @@
 //! makes a selection linearizable, so no read barrier is needed here.
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
+use crate::logsafe::escaped;
 use crate::placement;
 use crate::profiles::Profile;
 use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
@@ -69,7 +70,7 @@ impl Broker {
             return Ok(Selected::no_server(22));
         };
         if !self.permits(loaded, &profile.acls, user, client).await {
-            tracing::warn!(user = %user, profile = %profile_id, "selectsession for a profile the ACLs deny");
+            tracing::warn!(user = %escaped(user), profile = %escaped(profile_id), "selectsession for a profile the ACLs deny");
             return Ok(Selected::no_server(22));
         }
         let initial = profile.host_names();

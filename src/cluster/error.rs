@@ -64,6 +64,9 @@ pub enum Unavailable {
     Write(Box<ClientWriteError<NodeId, Member>>),
     #[error(transparent)]
     Leadership(Box<CheckIsLeaderError<NodeId, Member>>),
+    /// A command larger than any node proposes (see `batch`); not retried.
+    #[error("command of {bytes} bytes is over the {max}-byte limit")]
+    TooLarge { bytes: u64, max: u64 },
     /// The leader answered a batch with outcomes that do not match it.
     #[error("unexpected outcome {0:?}")]
     UnexpectedOutcome(Box<Outcome>),

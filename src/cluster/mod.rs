@@ -5,9 +5,12 @@
 //! the leader; reads wait for a linearizable read index. Each submitted
 //! command is stamped with a request id first (`request_ids`), so that
 //! retrying it after a leader change cannot apply it twice. `error` says why
-//! a request failed: unavailable (retry later) or a storage failure.
+//! a request failed: unavailable (retry later) or a storage failure;
+//! `batch` caps what is proposed together; `summary` is what `/status`
+//! says of the applied state.
 
 pub mod admin;
+pub mod batch;
 pub mod error;
 pub mod identity;
 pub mod login_limits;
@@ -16,9 +19,12 @@ pub mod request_ids;
 #[cfg(test)]
 mod retry_tests;
 pub mod service;
+#[cfg(test)]
+mod status_tests;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
+mod summary;
 pub mod tls;
 
 pub use error::{ClusterError, ReloadError, TransportError, Unavailable};
@@ -108,6 +114,8 @@ pub struct Node {
     login_limiter: std::sync::OnceLock<Arc<RateLimiter>>,
     /// Stamps submitted commands with this node's request ids.
     request_ids: request_ids::RequestIds,
+    /// What `/status` reports of the applied state, per applied entry.
+    summary: summary::SummaryCache,
 }
 
 /// What a `Reloader` answers: done, or why not.
@@ -126,8 +134,6 @@ type Proposal = (
     tokio::sync::oneshot::Sender<Result<Outcome, ClusterError>>,
 );
 
-/// Commands proposed together at most.
-const MAX_BATCH: usize = 256;
 /// Batches in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
 
@@ -155,8 +161,8 @@ impl Node {
         let machine = sm.shared();
         let peers = network::Peers::new(tls.client);
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm).await?;
-        let (proposals, queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
-        let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * MAX_BATCH);
+        let (proposals, queue) = tokio::sync::mpsc::channel(16 * batch::MAX_BATCH);
+        let (forwarded, forwarded_queue) = tokio::sync::mpsc::channel(16 * batch::MAX_BATCH);
         let node = Arc::new(Node {
             id,
             raft,
@@ -168,6 +174,7 @@ impl Node {
             reloader: std::sync::OnceLock::new(),
             login_limiter: std::sync::OnceLock::new(),
             request_ids: request_ids::RequestIds::new(id),
+            summary: summary::SummaryCache::default(),
         });
         tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
         tokio::spawn(propose_batches(
@@ -217,6 +224,14 @@ impl Node {
         queue: &tokio::sync::mpsc::Sender<Proposal>,
         cmd: Command,
     ) -> Result<Outcome, ClusterError> {
+        let bytes = batch::encoded_size(&cmd);
+        if bytes > batch::MAX_COMMAND_BYTES {
+            return Err(Unavailable::TooLarge {
+                bytes,
+                max: batch::MAX_COMMAND_BYTES,
+            }
+            .into());
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let stopped = || ClusterError::from(Unavailable::ShuttingDown);
         queue.send((cmd, tx)).await.map_err(|_| stopped())?;
@@ -349,10 +364,10 @@ impl Node {
         found
     }
 
-    /// Raft status and a digest of the applied state.
+    /// Raft status and a digest of the applied state (computed once per applied entry).
     pub fn status(&self) -> Status {
         let m = self.raft.metrics().borrow().clone();
-        let machine = self.machine.read();
+        let applied = self.summary.of(&self.machine.read());
         Status {
             id: self.id,
             role: format!("{:?}", m.state),
@@ -365,10 +380,10 @@ impl Node {
                 .nodes()
                 .map(|(id, n)| (*id, n.raft.clone()))
                 .collect(),
-            placements: machine.state.placement_count(),
-            config_version: machine.state.config().map(|(v, _)| *v),
-            cookies: machine.state.cookie_count(),
-            digest: format!("{:016x}", machine.state.digest()),
+            placements: applied.placements,
+            config_version: applied.config_version,
+            cookies: applied.cookies,
+            digest: applied.digest,
         }
     }
 }
@@ -418,17 +433,25 @@ async fn propose_batches(
     may_forward: bool,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-    while let Some(first) = queue.recv().await {
+    // The proposal that did not fit the last batch starts the next one.
+    let mut carried = None;
+    loop {
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match queue.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
+        carried = batch::fill(
+            &mut batch,
+            |(cmd, _): &Proposal| batch::encoded_size(cmd),
+            || queue.try_recv().ok(),
+        );
         let Some(node) = node.upgrade() else { return };
         tokio::spawn(async move {
             let _slot = slot;

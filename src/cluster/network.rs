@@ -1,6 +1,11 @@
 //! The client side of node-to-node gRPC: openraft's `RaftNetwork` over the
 //! `RaftTransport` service, plus forwarding of commands and read-index
 //! requests to the leader. Channels are created lazily and reused.
+//!
+//! Every node-to-node message is at most `MAX_MESSAGE_BYTES` (both sides
+//! decode up to that): a log entry is at most half of it (`batch`), and an
+//! AppendEntries request that would be larger is answered here with
+//! openraft's `PayloadTooLarge`, so that openraft sends fewer entries.
 
 use super::error::{RemoteFailure, TransportError};
 use super::login_limits::{LimitAnswer, LimitRequest};
@@ -8,7 +13,9 @@ use super::proto::raft_transport_client::RaftTransportClient;
 use super::proto::Payload;
 use super::{Member, NodeId, TypeConfig};
 use crate::state::{Command, Outcome};
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -23,6 +30,13 @@ use std::time::Duration;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 type Client = RaftTransportClient<Channel>;
+
+/// The largest node-to-node message sent or decoded (bytes); openraft's
+/// snapshot chunks (3 MiB by default) and the largest log entry
+/// (`batch::MAX_COMMAND_BYTES`) fit with room to spare.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// Room left in a message for the protobuf framing of its payload.
+const FRAMING: usize = 1024;
 
 /// gRPC channels to the other members, by node id and address.
 #[derive(Clone)]
@@ -69,7 +83,9 @@ impl Peers {
                 addr: member.raft.clone(),
                 source,
             })?;
-        let client = RaftTransportClient::new(endpoint.connect_lazy());
+        let client = RaftTransportClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         self.channels.lock().insert(key, client.clone());
         Ok(client)
     }
@@ -154,12 +170,26 @@ impl Connection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
+        let payload = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.send(rpc_kind, payload, timeout).await
+    }
+
+    /// Send an encoded request and decode the answer.
+    async fn send<Resp, E>(
+        &mut self,
+        rpc_kind: Rpc,
+        payload: Payload,
+        timeout: Duration,
+    ) -> RpcResult<Resp, E>
+    where
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
         let target = self.target;
         let client = self
             .client
             .as_mut()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&*e)))?;
-        let payload = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(payload);
         request.set_timeout(timeout);
         let reply = match rpc_kind {
@@ -183,7 +213,12 @@ impl RaftNetwork<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        self.call(Rpc::AppendEntries, &rpc, option.hard_ttl()).await
+        let payload = encode(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if let Some(fewer) = entries_that_fit(rpc.entries.len(), payload.data.len()) {
+            return Err(PayloadTooLarge::new_entries_hint(fewer).into());
+        }
+        self.send(Rpc::AppendEntries, payload, option.hard_ttl())
+            .await
     }
 
     async fn install_snapshot(
@@ -201,5 +236,34 @@ impl RaftNetwork<TypeConfig> for Connection {
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
         self.call(Rpc::Vote, &rpc, option.hard_ttl()).await
+    }
+}
+
+/// When `entries` entries encode to more than a message may carry: how
+/// many to send instead (at least one; a single entry always fits, see
+/// `batch::MAX_COMMAND_BYTES`).
+fn entries_that_fit(entries: usize, encoded: usize) -> Option<u64> {
+    let room = MAX_MESSAGE_BYTES - FRAMING;
+    if encoded <= room || entries <= 1 {
+        return None;
+    }
+    let fit = (entries as u128 * room as u128 / encoded as u128) as usize;
+    Some(fit.clamp(1, entries - 1) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_appends_are_split() {
+        assert_eq!(entries_that_fit(300, 1 << 20), None);
+        assert_eq!(entries_that_fit(1, 3 * MAX_MESSAGE_BYTES), None);
+        // Twice the room: about half the entries.
+        let hint = entries_that_fit(100, 2 * MAX_MESSAGE_BYTES).unwrap();
+        assert!((45..50).contains(&hint), "{hint}");
+        // Always fewer than asked, never zero.
+        assert_eq!(entries_that_fit(2, MAX_MESSAGE_BYTES), Some(1));
+        assert_eq!(entries_that_fit(3, 100 * MAX_MESSAGE_BYTES), Some(1));
     }
 }

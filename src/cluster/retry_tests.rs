@@ -3,7 +3,7 @@
 //! proposes when the first attempt had committed), before and after a
 //! snapshot and across a restart, and applies it once.
 
-use super::tls::NodeTls;
+use super::tls;
 use super::{Member, Node, Tuning};
 use crate::state::{Command, Outcome, State};
 use std::collections::BTreeMap;
@@ -27,15 +27,10 @@ async fn start(dir: &std::path::Path) -> Arc<Node> {
         snapshot_every: 1000,
         deadline: WAIT,
     };
-    // Nodes talk mutual TLS only: certificates from a CA made for this node.
-    let pki = tempfile::tempdir().unwrap();
-    crate::keygen::generate(pki.path(), &[1], &[]).unwrap();
-    let p = |f: &str| pki.path().join(f);
-    let tls = || NodeTls::load(1, &p("ca.pem"), &p("node1.pem"), &p("node1-key.pem")).unwrap();
     // A node stopped just before may still hold the database for a moment.
     let mut tries = 0;
     let node = loop {
-        match Node::start(1, members.clone(), dir, tuning, tls()).await {
+        match Node::start(1, members.clone(), dir, tuning, tls::for_tests(1)).await {
             Ok(node) => break node,
             Err(e) if tries < 50 => {
                 tries += 1;

@@ -61,6 +61,22 @@ impl NodeTls {
     }
 }
 
+/// Certificates for node `id` from a CA made for one test (the files are
+/// gone when this returns; the configuration holds what it needs).
+#[cfg(test)]
+pub(crate) fn for_tests(id: u64) -> NodeTls {
+    let pki = tempfile::tempdir().unwrap();
+    crate::keygen::generate(pki.path(), &[id], &[]).unwrap();
+    let p = |f: &str| pki.path().join(f);
+    NodeTls::load(
+        id,
+        &p("ca.pem"),
+        &p(&format!("node{id}.pem")),
+        &p(&format!("node{id}-key.pem")),
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,19 +1,37 @@
 //! Serving a tonic router (the node-to-node services or the public API) on
-//! an already-bound listener until shutdown, with TCP_NODELAY on every
-//! connection.
+//! an already-bound listener until shutdown, within the listener limits:
+//! at most `max_connections` connections (see `accept`), a TLS handshake
+//! deadline (tonic's own), a deadline for a plain client's first bytes,
+//! stream and request limits, and HTTP/2 keepalive.
 
+use super::accept::{Accepted, CappedListener};
+use super::limits::{self, ListenerLimits};
 use super::ServerError;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tonic::transport::server::Router;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tonic::transport::server::{Connected, Router, TcpConnectInfo};
 use tonic::transport::{Server, ServerTlsConfig};
 
-/// A server builder, with TLS when given.
-pub fn builder(tls: Option<ServerTlsConfig>) -> Result<Server, ServerError> {
-    let builder = Server::builder().tcp_nodelay(true);
+/// A server builder with the listener limits (`max_streams` concurrent
+/// requests per connection), with TLS when given.
+pub fn builder(
+    tls: Option<ServerTlsConfig>,
+    limits: &ListenerLimits,
+    max_streams: u32,
+) -> Result<Server, ServerError> {
+    let builder = Server::builder()
+        .tcp_nodelay(true)
+        .timeout(limits.grpc_request_timeout)
+        .concurrency_limit_per_connection(max_streams as usize)
+        .max_concurrent_streams(max_streams)
+        .http2_keepalive_interval(Some(limits::HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(limits::HTTP2_KEEPALIVE_TIMEOUT));
     match tls {
         Some(tls) => builder
-            .tls_config(tls)
+            .tls_config(tls.timeout(limits.handshake_timeout))
             .map_err(|e| ServerError::Tls(format!("gRPC TLS configuration: {e}"))),
         None => Ok(builder),
     }
@@ -23,24 +41,110 @@ pub fn builder(tls: Option<ServerTlsConfig>) -> Result<Server, ServerError> {
 pub async fn serve(
     router: Router,
     listener: TcpListener,
-    mut stop: watch::Receiver<bool>,
+    limits: ListenerLimits,
+    stop: watch::Receiver<bool>,
     what: &'static str,
 ) {
-    let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |s| {
-            // Small RPCs: Nagle and delayed ACKs would add ~40 ms to each.
-            s.inspect(|s| {
-                let _ = s.set_nodelay(true);
-            })
-        },
-    );
+    let (tx, rx) = mpsc::channel(16);
+    let accepting = tokio::spawn(accept(listener, limits, tx, stop.clone(), what));
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut stop = stop;
     let result = router
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         })
         .await;
+    accepting.abort();
     if let Err(e) = result {
         tracing::error!(listener = what, error = %e, "gRPC listener failed");
+    }
+}
+
+/// Accept connections while fewer than `max_connections` are open; hand
+/// each to tonic once its first bytes arrive (within the handshake timeout).
+async fn accept(
+    listener: TcpListener,
+    limits: ListenerLimits,
+    to_tonic: mpsc::Sender<Result<Capped, std::io::Error>>,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+) {
+    let listener = CappedListener::new(listener, limits.max_connections, what);
+    while let Some(Accepted { stream, peer, slot }) = listener.accept(&mut stop).await {
+        let to_tonic = to_tonic.clone();
+        let deadline = limits.handshake_timeout;
+        tokio::spawn(async move {
+            // gRPC clients speak first (TLS hello or HTTP/2 preface).
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(deadline, stream.peek(&mut first)).await {
+                Ok(Ok(_)) => {
+                    let conn = Capped {
+                        io: stream,
+                        _slot: slot,
+                    };
+                    let _ = to_tonic.send(Ok(conn)).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(listener = what, client = %peer, error = %e, "connection failed")
+                }
+                Err(_) => {
+                    tracing::debug!(listener = what, client = %peer, "no request in time; closing")
+                }
+            }
+        });
+    }
+}
+
+/// A connection holding one of its listener's slots until it closes.
+struct Capped {
+    io: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connected for Capped {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl AsyncRead for Capped {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Capped {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }

@@ -4,12 +4,15 @@
 //! hands them to `run`, which serves every listener until the shutdown
 //! future resolves and waits, within a bound, for every connection task.
 
+pub mod accept;
 mod announce;
 pub mod grpc;
+pub mod limits;
 pub mod listen;
 mod run;
 pub mod signals;
 
+pub use limits::ListenerLimits;
 pub use run::{run, Listeners, TlsConfigs, SHUTDOWN_GRACE};
 
 use crate::broker::{Ledger, Settings};
@@ -70,6 +73,8 @@ pub struct Options {
     pub allow_insecure_http: bool,
     /// This node's cluster file; None for a single node on its local store.
     pub node: Option<NodeConfig>,
+    /// Connection, handshake, stream and request limits of every listener.
+    pub limits: ListenerLimits,
 }
 
 impl Options {
@@ -156,7 +161,15 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
         grpc: grpc_tls,
         raft: raft_tls,
     };
-    run(opts.settings, ledger, listeners, tls, signals::shutdown()?).await
+    run(
+        opts.settings,
+        ledger,
+        listeners,
+        tls,
+        opts.limits,
+        signals::shutdown()?,
+    )
+    .await
 }
 
 fn bind_all(

@@ -1,7 +1,9 @@
 //! Serving a node: every listener's accept loop and connection task is
 //! tracked, and on shutdown the node stops accepting, lets requests in
-//! flight finish, and waits for them up to `SHUTDOWN_GRACE`.
+//! flight finish, and waits for them up to `SHUTDOWN_GRACE`. Every
+//! listener enforces the `ListenerLimits`.
 
+use super::limits::{ListenerLimits, NODE_MAX_STREAMS};
 use super::{announce::announce, grpc, signals, ServerError};
 use crate::broker::{Broker, Ledger, Settings};
 use crate::cluster;
@@ -36,22 +38,32 @@ pub struct TlsConfigs {
     pub raft: Option<tonic::transport::ServerTlsConfig>,
 }
 
-/// Serve `listeners` over `ledger` until `shutdown` resolves.
+/// Serve `listeners` over `ledger`, within `limits`, until `shutdown` resolves.
 pub async fn run(
     settings: Settings,
     ledger: Ledger,
     listeners: Listeners,
     tls: TlsConfigs,
+    limits: ListenerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let (stop_tx, stop) = watch::channel(false);
     let tracker = TaskTracker::new();
     // Raft first: the other members may be waiting for this node's vote.
     if let (Ledger::Cluster(node), Some(listener)) = (&ledger, listeners.raft) {
-        let router = grpc::builder(tls.raft)?
-            .add_service(cluster::service::server(node.clone()))
+        let transport = cluster::service::server(node.clone())
+            .max_decoding_message_size(cluster::network::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(cluster::network::MAX_MESSAGE_BYTES);
+        let router = grpc::builder(tls.raft, &limits, NODE_MAX_STREAMS)?
+            .add_service(transport)
             .add_service(cluster::admin::server(node.clone()));
-        tracker.spawn(grpc::serve(router, listener, stop.clone(), "node-to-node"));
+        tracker.spawn(grpc::serve(
+            router,
+            listener,
+            limits,
+            stop.clone(),
+            "node-to-node",
+        ));
     }
     let broker = Arc::new(Broker::new(settings, ledger)?);
     let public: Vec<_> = (listeners.http.iter().chain(&listeners.https))
@@ -73,12 +85,13 @@ pub async fn run(
     background.push(tokio::spawn(purge_periodically(broker.clone())));
     if let Some(listener) = listeners.grpc {
         log_listening(&listener, "grpc");
-        let router = grpc::builder(tls.grpc)?
+        let router = grpc::builder(tls.grpc, &limits, limits.grpc_max_streams)?
             .add_service(crate::api::grpc::server(broker.clone()))
             .add_service(crate::api::grpc::reflection()?);
         tracker.spawn(grpc::serve(
             router,
             listener,
+            limits,
             stop.clone(),
             "public gRPC API",
         ));
@@ -92,6 +105,7 @@ pub async fn run(
             ctx.clone(),
             listener,
             tls,
+            limits,
             stop.clone(),
             tracker.clone(),
         ));

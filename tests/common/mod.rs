@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests, one module per job: the test
 //! site's files, listening sockets handed to the processes under test,
-//! starting those processes, a minimal HTTP/1.1 client, test clusters, and
+//! starting those processes, a minimal HTTP/1.1 client, gRPC clients, test clusters, and
 //! local accounts for PAM.
 //!
 //! Each test binary uses only some of these helpers, so every test file
@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod cluster;
+pub mod grpc;
 pub mod http;
 pub mod processes;
 pub mod site;

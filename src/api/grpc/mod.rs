@@ -8,12 +8,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+pub mod limits;
+
 pub mod proto {
     tonic::include_proto!("x2gobroker.broker.v1");
     /// The descriptor set served by reflection.
     pub const DESCRIPTOR: &[u8] = tonic::include_file_descriptor_set!("broker_descriptor");
 }
 
+use limits::Checked;
 use proto::broker_server::{Broker as BrokerApi, BrokerServer};
 use proto::*;
 
@@ -21,9 +24,9 @@ pub struct Api {
     broker: Arc<Broker>,
 }
 
-/// The Broker service.
+/// The Broker service (requests over `limits::MAX_REQUEST_MESSAGE` are refused undecoded).
 pub fn server(broker: Arc<Broker>) -> BrokerServer<Api> {
-    BrokerServer::new(Api { broker })
+    BrokerServer::new(Api { broker }).max_decoding_message_size(limits::MAX_REQUEST_MESSAGE)
 }
 
 /// The reflection service for the public API.
@@ -106,6 +109,7 @@ impl BrokerApi for Api {
         &self,
         req: Request<ListProfilesRequest>,
     ) -> Result<Response<ListProfilesReply>, Status> {
+        req.get_ref().check_fields()?;
         let client = client_ip(&req);
         let (user, next_authid) = self
             .authenticate("ListProfiles", req.get_ref().credentials.as_ref(), client)
@@ -146,6 +150,7 @@ impl BrokerApi for Api {
         &self,
         req: Request<SelectSessionRequest>,
     ) -> Result<Response<SelectSessionReply>, Status> {
+        req.get_ref().check_fields()?;
         let client = client_ip(&req);
         let r = req.get_ref();
         if r.profile_id.is_empty() {
@@ -180,6 +185,7 @@ impl BrokerApi for Api {
         &self,
         req: Request<ListSessionsRequest>,
     ) -> Result<Response<ListSessionsReply>, Status> {
+        req.get_ref().check_fields()?;
         let client = client_ip(&req);
         let (user, next_authid) = self
             .authenticate("ListSessions", req.get_ref().credentials.as_ref(), client)

@@ -3,22 +3,11 @@
 //! content type (X2Go Client does not always declare it). Values are cleaned
 //! as the reference's web framework does (control characters become spaces,
 //! surrounding whitespace is stripped except from passwords). Anything
-//! malformed is refused with a reason, never guessed at.
+//! malformed is refused with a reason, never guessed at. The longest value
+//! of each field is in `api::fields`, shared with the other frontends.
 
+use crate::api::fields;
 use std::collections::HashMap;
-
-/// The fields the broker protocol uses, with the longest value accepted.
-const FIELDS: &[(&str, usize)] = &[
-    ("task", 64),
-    ("user", 256),
-    ("password", 1024),
-    ("authid", 256),
-    ("login", 256),
-    ("sid", 256),
-    ("profile-id", 256),
-    ("pubkey", 16 * 1024),
-    ("newpass", 1024),
-];
 
 /// Why a request's fields were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +20,12 @@ pub enum FormError {
     Repeated(String),
     #[error("field '{0}' is too long")]
     TooLong(String),
+}
+
+impl From<fields::TooLong> for FormError {
+    fn from(e: fields::TooLong) -> Self {
+        FormError::TooLong(e.field.into())
+    }
 }
 
 /// The known fields of one request.
@@ -54,10 +49,7 @@ impl Form {
                 };
                 let key_bytes =
                     decode(raw_key).ok_or_else(|| FormError::BadEncoding(lossy(raw_key)))?;
-                let Some(&(name, max)) = FIELDS
-                    .iter()
-                    .find(|(n, _)| n.as_bytes() == key_bytes.as_slice())
-                else {
+                let Some((name, max)) = fields::field(&key_bytes) else {
                     continue; // fields the protocol does not use are ignored
                 };
                 let value = decode(raw_value).ok_or_else(|| FormError::BadEncoding(name.into()))?;

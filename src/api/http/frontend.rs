@@ -9,6 +9,7 @@ use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
 use super::Context;
 use crate::broker::{Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Task};
 use crate::config::value::Value;
+use crate::logsafe::escaped;
 use crate::profiles::render::{render, RenderContext};
 use hyper::Response;
 use std::net::IpAddr;
@@ -149,7 +150,7 @@ pub async fn handle(
             let s = broker
                 .select_session(loaded, backend, profile_id, user, Some(client))
                 .await?;
-            tracing::info!(user = %user, server_user = %server_user, profile = %profile_id, server = %s.server, port = s.port, "session selected");
+            tracing::info!(user = %escaped(&user), server_user = %escaped(&server_user), profile = %escaped(&profile_id), server = %s.server, port = s.port, "session selected");
             answer.selected = Some(s);
         }
     }

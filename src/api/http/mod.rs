@@ -1,5 +1,8 @@
 //! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
-//! body limits, client addresses, access logging, and the listeners.
+//! body limits, client addresses, access logging (client values escaped),
+//! and the listeners: a connection cap and a TLS handshake deadline per
+//! listener, half-closed clients answered, and a body over the limit read
+//! (up to a bound) so that its 413 reaches the client.
 
 pub mod error;
 pub mod form;
@@ -11,10 +14,13 @@ pub mod tls;
 pub mod uccs;
 
 use crate::broker::{Broker, Dialect};
+use crate::logsafe::escaped;
+use crate::server::accept::{Accepted, CappedListener};
+use crate::server::ListenerLimits;
 use bytes::Bytes;
 use error::HttpError;
 use form::Form;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::{Method, Request, Response};
@@ -27,6 +33,10 @@ use tokio::sync::watch;
 
 /// Largest request body accepted; the broker protocol needs a few hundred bytes.
 pub const MAX_BODY: usize = 64 * 1024;
+/// A body over `MAX_BODY` is still read and dropped up to this size (within
+/// `BODY_TIMEOUT`), so that a client that sends it all before reading gets
+/// its 413 rather than a connection reset.
+pub const DRAIN_LIMIT: usize = 16 << 20;
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// And this long to send the body.
@@ -69,13 +79,13 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match failure {
         Some(why) if status.is_client_error() => {
-            tracing::warn!(client = %client, method = %method, path = %shown, status = status.as_u16(), reason = %why, ms, "request refused")
+            tracing::warn!(client = %client, method = %method, path = %escaped(&shown), status = status.as_u16(), reason = %escaped(&why), ms, "request refused")
         }
         Some(why) => {
-            tracing::error!(client = %client, method = %method, path = %shown, status = status.as_u16(), reason = %why, ms, "request failed")
+            tracing::error!(client = %client, method = %method, path = %escaped(&shown), status = status.as_u16(), reason = %escaped(&why), ms, "request failed")
         }
         None => {
-            tracing::debug!(client = %client, method = %method, path = %shown, status = status.as_u16(), ms, "request")
+            tracing::debug!(client = %client, method = %method, path = %escaped(&shown), status = status.as_u16(), ms, "request")
         }
     }
     answer
@@ -164,32 +174,54 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
 }
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, HttpError> {
-    if let Some(len) = req.headers().get(CONTENT_LENGTH) {
-        let len: u64 = len
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or(HttpError::BadContentLength)?;
-        if len > MAX_BODY as u64 {
-            return Err(HttpError::TooLarge);
-        }
+    let declared = match req.headers().get(CONTENT_LENGTH) {
+        Some(len) => Some(
+            len.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(HttpError::BadContentLength)?,
+        ),
+        None => None,
+    };
+    let mut too_large = declared.is_some_and(|n| n > MAX_BODY as u64);
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return Err(HttpError::TooLarge);
     }
-    let collected = tokio::time::timeout(
-        BODY_TIMEOUT,
-        Limited::new(req.into_body(), MAX_BODY).collect(),
-    )
-    .await
-    .map_err(|_| HttpError::BodyTimeout)?;
-    match collected {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(HttpError::TooLarge)
-        }
-        Err(e) => Err(HttpError::BadBody(e.to_string())),
+    let mut body = req.into_body();
+    match tokio::time::timeout(BODY_TIMEOUT, collect(&mut body, &mut too_large)).await {
+        Ok(read) => read,
+        Err(_) if too_large => Err(HttpError::TooLarge),
+        Err(_) => Err(HttpError::BodyTimeout),
     }
+}
+
+/// Collect the body up to `MAX_BODY`; past that (or when `too_large` from
+/// the start), read and drop it up to `DRAIN_LIMIT`, and refuse it.
+async fn collect(body: &mut Incoming, too_large: &mut bool) -> Result<Bytes, HttpError> {
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| HttpError::BadBody(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > MAX_BODY {
+            *too_large = true;
+            kept = bytes::BytesMut::new();
+        }
+        if *too_large {
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+            continue;
+        }
+        kept.extend_from_slice(&data);
+    }
+    if *too_large {
+        return Err(HttpError::TooLarge);
+    }
+    Ok(kept.freeze())
 }
 
 /// Serve plain HTTP (and HTTPS when `tls` is given) on `listener` until
@@ -199,30 +231,22 @@ pub async fn serve(
     ctx: Arc<Context>,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: ListenerLimits,
     mut shutdown: watch::Receiver<bool>,
     connections: tokio_util::task::TaskTracker,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let listener = CappedListener::new(listener, limits.max_connections, "http");
+    while let Some(Accepted { stream, peer, slot }) = listener.accept(&mut shutdown).await {
         let ctx = ctx.clone();
         let acceptor = acceptor.clone();
         let stop = shutdown.clone();
+        let handshake = limits.handshake_timeout;
         connections.spawn(async move {
+            let _slot = slot;
             match acceptor {
                 Some(acceptor) => {
-                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => serve_connection(ctx, tls, peer, stop).await,
                         Ok(Err(e)) => {
                             tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
@@ -253,7 +277,9 @@ async fn serve_connection<I>(
     builder
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(64 * 1024)
+        // A client may shut down its sending side and wait for the answer.
+        .half_close(true);
     let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {

@@ -109,6 +109,8 @@ pub async fn handle(
             let Some((user, password)) = basic_credentials(authorization) else {
                 return Ok(unauthorized());
             };
+            crate::api::fields::check_all(&[("user", &user), ("password", &password)])
+                .map_err(super::form::FormError::from)?;
             match check(&user, &password).await? {
                 Access::Granted { .. } => user,
                 Access::Limited(wait) => return Ok(response::too_many(wait.as_secs())),
