@@ -28,7 +28,7 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Read both configuration files, report the first error (file, line, key) and exit.
     CheckConfig(ConfigArgs),
-    /// Create the cluster CA (once) and node certificates for mutual TLS between nodes.
+    /// Create the cluster CA (once) and certificates for nodes, admins and agents (mutual TLS).
     Keygen(KeygenArgs),
 }
 
@@ -40,6 +40,10 @@ pub struct KeygenArgs {
     /// Node ids to create certificates for, e.g. --nodes 1,2,3.
     #[arg(long, value_delimiter = ',')]
     pub nodes: Vec<u64>,
+    /// Agent certificates to create, one per X2Go server by its host name
+    /// (as in its /etc/hostname), e.g. --agents x2go1,x2go2: agent-x2go1.pem, agent-x2go1-key.pem.
+    #[arg(long, value_delimiter = ',')]
+    pub agents: Vec<String>,
     /// Client certificates to create (for x2gobrokerctl), e.g. --clients admin.
     #[arg(long, value_delimiter = ',')]
     pub clients: Vec<String>,
@@ -172,7 +176,8 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
             Ok(server::start(args.resolve(node), inherited).await?)
         }
         Command::Keygen(args) => {
-            let files = crate::keygen::generate(&args.out, &args.nodes, &args.clients)?;
+            let files =
+                crate::keygen::generate(&args.out, &args.nodes, &args.clients, &args.agents)?;
             for file in files {
                 println!("{file}");
             }

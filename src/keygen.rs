@@ -30,6 +30,10 @@ pub enum KeygenError {
     Certificate(#[from] rcgen::Error),
     #[error("certificate name {0:?}: use letters, digits, '-' and '_'")]
     BadName(String),
+    #[error(
+        "agent host name {0:?}: use the X2Go server's host name (letters, digits, '-' and '.')"
+    )]
+    BadHost(String),
     #[error("client name {0:?} would overwrite the CA's or a node's files (ca, nodeN, *-key): choose another")]
     ReservedName(String),
 }
@@ -83,6 +87,9 @@ fn check_client_name(name: &str) -> Result<(), KeygenError> {
         return Err(KeygenError::BadName(name.to_string()));
     }
     let lower = name.to_ascii_lowercase();
+    if lower.starts_with(AGENT_PREFIX) {
+        return Err(KeygenError::ReservedName(name.to_string()));
+    }
     let node_file = lower
         .strip_prefix("node")
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
@@ -90,6 +97,27 @@ fn check_client_name(name: &str) -> Result<(), KeygenError> {
         return Err(KeygenError::ReservedName(name.to_string()));
     }
     Ok(())
+}
+
+/// Agent files are named `agent-HOST.pem`: admin client names may not start so.
+const AGENT_PREFIX: &str = "agent-";
+
+/// An agent's name is its X2Go server's host name (as in `/etc/hostname`):
+/// letters, digits, '-' and '.', not starting or ending with '.' or '-'.
+fn check_agent_host(host: &str) -> Result<(), KeygenError> {
+    let fine = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with(['.', '-'])
+        && !host.contains("..");
+    if fine {
+        Ok(())
+    } else {
+        Err(KeygenError::BadHost(host.to_string()))
+    }
 }
 
 /// The certificate request for `role`.
@@ -131,16 +159,21 @@ fn params_for(role: &Role) -> Result<CertificateParams, KeygenError> {
 }
 
 /// Create `ca.pem`, `ca-key.pem` (unless the CA exists), `node{id}.pem`,
-/// `node{id}-key.pem` for every id, and `{name}.pem`, `{name}-key.pem` for
-/// every admin client name (for `x2gobrokerctl`), in `dir`. Returns the
-/// files written. Names are checked before anything is written.
+/// `node{id}-key.pem` for every id, `{name}.pem`, `{name}-key.pem` for
+/// every admin client name (for `x2gobrokerctl`), and `agent-{host}.pem`,
+/// `agent-{host}-key.pem` for every X2Go server's agent, in `dir`. Returns
+/// the files written. Names are checked before anything is written.
 pub fn generate(
     dir: &Path,
     node_ids: &[u64],
     clients: &[String],
+    agents: &[String],
 ) -> Result<Vec<String>, KeygenError> {
     for name in clients {
         check_client_name(name)?;
+    }
+    for host in agents {
+        check_agent_host(host)?;
     }
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     let ca_cert_path = dir.join("ca.pem");
@@ -168,7 +201,12 @@ pub fn generate(
     let subjects = node_ids
         .iter()
         .map(|id| (format!("node{id}"), Role::Node(*id)))
-        .chain(clients.iter().map(|c| (c.clone(), Role::Admin(c.clone()))));
+        .chain(clients.iter().map(|c| (c.clone(), Role::Admin(c.clone()))))
+        .chain(
+            agents
+                .iter()
+                .map(|h| (format!("{AGENT_PREFIX}{h}"), Role::Agent(h.clone()))),
+        );
     for (name, role) in subjects {
         let key = KeyPair::generate()?;
         let cert = params_for(&role)?.signed_by(&key, &ca, &ca_key)?;
@@ -192,7 +230,7 @@ mod tests {
     #[test]
     fn creates_ca_once_and_node_certificates() {
         let dir = tempfile::tempdir().unwrap();
-        let first = generate(dir.path(), &[1, 2], &[]).unwrap();
+        let first = generate(dir.path(), &[1, 2], &[], &[]).unwrap();
         assert_eq!(first.len(), 6);
         let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let mode = std::fs::metadata(dir.path().join("node1-key.pem"))
@@ -201,10 +239,10 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         // A later run adds nodes under the same CA.
-        let second = generate(dir.path(), &[3], &["admin".to_string()]).unwrap();
+        let second = generate(dir.path(), &[3], &["admin".to_string()], &[]).unwrap();
         assert_eq!(second.len(), 4);
         assert!(dir.path().join("admin-key.pem").exists());
-        assert!(generate(dir.path(), &[], &["../x".to_string()]).is_err());
+        assert!(generate(dir.path(), &[], &["../x".to_string()], &[]).is_err());
         assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
     }
 
@@ -218,9 +256,45 @@ mod tests {
     }
 
     #[test]
+    fn agent_certificates_name_their_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(
+            dir.path(),
+            &[],
+            &[],
+            &["x2go1".into(), "x2go2.example.org".into()],
+        )
+        .unwrap();
+        assert!(
+            files.iter().any(|f| f.ends_with("agent-x2go1-key.pem")),
+            "{files:?}"
+        );
+        assert_eq!(
+            role_in(&dir.path().join("agent-x2go1.pem")),
+            Role::Agent("x2go1".into())
+        );
+        assert_eq!(
+            role_in(&dir.path().join("agent-x2go2.example.org.pem")),
+            Role::Agent("x2go2.example.org".into())
+        );
+        let mode = std::fs::metadata(dir.path().join("agent-x2go1-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        for bad in ["", "../etc", "x2go1/..", ".x2go", "x2go1-", "a b"] {
+            let e = generate(dir.path(), &[], &[], &[bad.to_string()]).unwrap_err();
+            assert!(matches!(e, KeygenError::BadHost(_)), "{bad:?}: {e}");
+        }
+        // An admin client cannot take an agent's files.
+        let e = generate(dir.path(), &[], &["agent-x2go1".into()], &[]).unwrap_err();
+        assert!(matches!(e, KeygenError::ReservedName(_)), "{e}");
+    }
+
+    #[test]
     fn certificates_carry_their_role() {
         let dir = tempfile::tempdir().unwrap();
-        generate(dir.path(), &[3], &["ops".to_string()]).unwrap();
+        generate(dir.path(), &[3], &["ops".to_string()], &[]).unwrap();
         assert_eq!(role_in(&dir.path().join("node3.pem")), Role::Node(3));
         assert_eq!(
             role_in(&dir.path().join("ops.pem")),
@@ -231,7 +305,7 @@ mod tests {
     #[test]
     fn finding9_client_names_cannot_take_the_ca_or_node_files() {
         let dir = tempfile::tempdir().unwrap();
-        generate(dir.path(), &[1], &[]).unwrap();
+        generate(dir.path(), &[1], &[], &[]).unwrap();
         let before: Vec<Vec<u8>> = ["ca.pem", "ca-key.pem", "node1.pem", "node1-key.pem"]
             .iter()
             .map(|f| std::fs::read(dir.path().join(f)).unwrap())
@@ -245,7 +319,7 @@ mod tests {
             "node1-key",
             "admin-key",
         ] {
-            let e = generate(dir.path(), &[], &[name.to_string()]).unwrap_err();
+            let e = generate(dir.path(), &[], &[name.to_string()], &[]).unwrap_err();
             assert!(matches!(e, KeygenError::ReservedName(_)), "{name}: {e}");
         }
         let after: Vec<Vec<u8>> = ["ca.pem", "ca-key.pem", "node1.pem", "node1-key.pem"]
@@ -254,7 +328,13 @@ mod tests {
             .collect();
         assert_eq!(before, after);
         // Names that merely start like them are fine.
-        generate(dir.path(), &[], &["node-admin".into(), "cadmin".into()]).unwrap();
+        generate(
+            dir.path(),
+            &[],
+            &["node-admin".into(), "cadmin".into()],
+            &[],
+        )
+        .unwrap();
     }
 
     #[test]
@@ -263,7 +343,7 @@ mod tests {
         let key = dir.path().join("node1-key.pem");
         std::fs::write(&key, "old").unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        generate(dir.path(), &[1], &[]).unwrap();
+        generate(dir.path(), &[1], &[], &[]).unwrap();
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(std::fs::read_to_string(&key)

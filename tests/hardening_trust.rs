@@ -159,6 +159,31 @@ fn finding8_node_and_admin_certificates_are_told_apart_on_every_rpc() {
         // Status is for both.
         assert_eq!(rpc!(node_as_admin.status(empty())).1, None);
 
+        // An agent certificate (keygen --agents) is neither node nor admin.
+        let agent = format!("agent-{TEST_AGENT}");
+        let mut agent_as_node =
+            RaftTransportClient::new(raft_channel(on_leader, client_tls(&site, &agent)).await);
+        let mut agent_as_admin =
+            AdminClient::new(raft_channel(on_leader, client_tls(&site, &agent)).await);
+        let calls = [
+            rpc!(agent_as_node.submit(encode(&forged).unwrap())),
+            rpc!(agent_as_node.append_entries(empty())),
+            rpc!(agent_as_node.vote(empty())),
+            rpc!(agent_as_node.read_index(empty())),
+            rpc!(agent_as_node.login_limit(empty())),
+            rpc!(agent_as_admin.add_node(encode(&add).unwrap())),
+            rpc!(agent_as_admin.reload(empty())),
+            rpc!(agent_as_admin.snapshot(empty())),
+            rpc!(agent_as_admin.status(empty())),
+        ];
+        for (rpc, code) in calls {
+            assert_eq!(
+                code,
+                Some(Code::PermissionDenied),
+                "agent certificate on {rpc}"
+            );
+        }
+
         // The admin's add-node names its node by IP address and port, as a listener does.
         let mut admin = AdminClient::new(raft_channel(on_leader, client_tls(&site, "admin")).await);
         assert_eq!(rpc!(admin.status(empty())).1, None);

@@ -66,7 +66,7 @@ impl NodeTls {
 #[cfg(test)]
 pub(crate) fn for_tests(id: u64) -> NodeTls {
     let pki = tempfile::tempdir().unwrap();
-    crate::keygen::generate(pki.path(), &[id], &[]).unwrap();
+    crate::keygen::generate(pki.path(), &[id], &[], &[]).unwrap();
     let p = |f: &str| pki.path().join(f);
     NodeTls::load(
         id,
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn a_node_starts_only_with_its_own_node_certificate() {
         let dir = tempfile::tempdir().unwrap();
-        crate::keygen::generate(dir.path(), &[1, 2], &["admin".into()]).unwrap();
+        crate::keygen::generate(dir.path(), &[1, 2], &["admin".into()], &[]).unwrap();
         let p = |f: &str| dir.path().join(f);
         assert!(NodeTls::load(1, &p("ca.pem"), &p("node1.pem"), &p("node1-key.pem")).is_ok());
         for (cert, key) in [("node2", "node2-key"), ("admin", "admin-key")] {

@@ -12,6 +12,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+/// The X2Go server whose agent certificate every test cluster's CA signs
+/// too (`pki/agent-x2go-test.pem`).
+pub const TEST_AGENT: &str = "x2go-test";
+
 /// One member of a test cluster: its addresses and, while it runs, its process.
 pub struct ClusterNode {
     pub id: u64,
@@ -126,7 +130,14 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
     let out = Command::new(ours_bin())
         .args(["keygen", "--out"])
         .arg(&pki)
-        .args(["--nodes", &ids.join(","), "--clients", "admin"])
+        .args([
+            "--nodes",
+            &ids.join(","),
+            "--clients",
+            "admin",
+            "--agents",
+            TEST_AGENT,
+        ])
         .output()
         .unwrap();
     assert!(
