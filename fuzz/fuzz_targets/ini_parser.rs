@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
     match ini::parse("fuzz.conf", text) {
         Ok(_) => {}
         Err(e) => assert!(
-            e.line >= 1 && e.line <= lines,
-            "error line {} of {lines}",
+            e.line.is_some_and(|l| (1..=lines).contains(&l)),
+            "error line {:?} of {lines}",
             e.line
         ),
     }
