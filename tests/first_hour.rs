@@ -285,6 +285,68 @@ fn the_readme_quick_start_works_on_a_clean_checkout() {
 }
 
 #[test]
+#[ignore = "needs root (starts the README's fixed local-3 ports) and a release build"]
+fn the_readme_three_node_cluster_starts_with_its_commands() {
+    let block = readme_sh_blocks()
+        .into_iter()
+        .find(|b| b.iter().any(|l| l.contains("cluster-config/local-3/node")))
+        .expect("the README's three-node block");
+    let (starts, checks): (Vec<String>, Vec<String>) = block
+        .into_iter()
+        .partition(|l| !l.starts_with("curl") && !l.contains("x2gobrokerctl"));
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("x2gobroker-rs");
+    let status = Command::new("git")
+        .args(["clone", "--quiet", env!("CARGO_MANIFEST_DIR")])
+        .arg(&checkout)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git clone");
+    // The build, the certificates and the three nodes, as one shell would run them.
+    let script = format!("set -e\n{}\nwait\n", starts.join("\n"));
+    let nodes = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(&checkout)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.path().join("nodes.log")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("nodes.err")).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let _nodes = Group(nodes);
+    let status_of = |check: &str| {
+        let out = Command::new("bash")
+            .args(["-c", check])
+            .current_dir(&checkout)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let curl = checks.iter().find(|l| l.starts_with("curl")).unwrap();
+    wait_until(
+        "the three nodes to agree on a leader",
+        Duration::from_secs(1500),
+        || {
+            status_of(curl).contains("\"leader\": ")
+                && !status_of(curl).contains("\"leader\": null")
+        },
+    );
+    let ctl = checks.iter().find(|l| l.contains("x2gobrokerctl")).unwrap();
+    let table = status_of(ctl);
+    for id in 1..=3 {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&id.to_string()) && l.contains("127.0.0.1:1908")),
+            "{ctl}: {table}"
+        );
+    }
+    assert!(table.contains("Leader"), "{table}");
+}
+
+#[test]
 fn shell_lines_are_read_as_a_shell_would() {
     assert_eq!(strip_comment("a b   # note"), "a b   ");
     assert_eq!(strip_comment("echo 'x # y'"), "echo 'x # y'");
