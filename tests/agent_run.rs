@@ -4,7 +4,10 @@
 //! session database: Hello then the full list on connect, a status change
 //! as a delta within 2 s, a SuspendSession command executed and answered
 //! with its id, and after its broker dies the agent on the next address
-//! with the full list again within 5 s.
+//! with the full list again within 5 s; an agent started before its
+//! broker keeps trying until it is there, answers Ping and refuses a
+//! session that is not its server's, each with the command's id, and sends
+//! heartbeats when it has nothing else to say.
 
 // Each test binary uses only some of the shared helpers.
 #[allow(dead_code)]
@@ -148,7 +151,7 @@ fn keygen(dir: &Path, host: &str) {
     );
 }
 
-fn start_agent(pki: &Path, host: &str, brokers: &[String]) -> AgentProcess {
+fn start_agent(pki: &Path, host: &str, brokers: &[String], load_every_ms: &str) -> AgentProcess {
     let file = |f: String| -> PathBuf { pki.join(f) };
     let child = Command::new(env!("CARGO_BIN_EXE_x2gobroker-agent"))
         .arg("run")
@@ -161,7 +164,7 @@ fn start_agent(pki: &Path, host: &str, brokers: &[String]) -> AgentProcess {
         .arg("--key")
         .arg(file(format!("agent-{host}-key.pem")))
         .args(["--hostname", host, "--interval-ms", "300"])
-        .args(["--load-every-ms", "1000"])
+        .args(["--load-every-ms", load_every_ms])
         .spawn()
         .unwrap();
     AgentProcess(child)
@@ -220,7 +223,7 @@ async fn the_agent_streams_to_its_broker_executes_commands_and_moves_on_when_it_
     ];
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut broker1 = TestBroker::start(1, l1, pki.path(), events_tx.clone());
-    let _agent = start_agent(pki.path(), &host, &addrs);
+    let _agent = start_agent(pki.path(), &host, &addrs, "1000");
 
     // Hello first, then the full list, as x2golistsessions_root prints it.
     let Body::Hello(hello) = next_from(&mut events, 1, "hello").await else {
@@ -338,4 +341,80 @@ async fn the_agent_streams_to_its_broker_executes_commands_and_moves_on_when_it_
             "{sid}"
         );
     }
+}
+
+async fn command_result(
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    broker: &TestBroker,
+    command_id: u64,
+    command: proto::broker_command::Command,
+) -> proto::CommandResult {
+    broker
+        .send(BrokerCommand {
+            command_id,
+            command: Some(command),
+        })
+        .await;
+    let (_, m) = next_where(events, Duration::from_secs(5), "a result", |(_, m)| {
+        matches!(m.body, Some(Body::CommandResult(_)))
+    })
+    .await;
+    let Some(Body::CommandResult(r)) = m.body else {
+        unreachable!()
+    };
+    r
+}
+
+#[tokio::test]
+#[ignore = "needs root (x2goserver session database, test accounts)"]
+async fn an_agent_waits_for_its_broker_answers_commands_by_id_and_sends_heartbeats() {
+    let _db = session_db().await;
+    let host = format!("agtw{}n{}", std::process::id(), common::unique());
+    let pki = tempfile::tempdir().unwrap();
+    keygen(pki.path(), &host);
+    // Nobody listens there yet: the agent's attempts are refused.
+    let addr = bind().local_addr().unwrap();
+    let _agent = start_agent(pki.path(), &host, &[addr.to_string()], "60000");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let broker = TestBroker::start(
+        1,
+        std::net::TcpListener::bind(addr).unwrap(),
+        pki.path(),
+        events_tx,
+    );
+    let Body::Hello(hello) = next_from(&mut events, 1, "hello").await else {
+        panic!("the first message is not Hello");
+    };
+    assert_eq!(hello.hostname, host);
+    let Body::SessionList(list) = next_from(&mut events, 1, "the full list").await else {
+        panic!("the second message is not the SessionList");
+    };
+    assert!(list.sessions.is_empty(), "{list:?}");
+
+    use proto::broker_command::Command as C;
+    let pong = command_result(&mut events, &broker, 7, C::Ping(proto::Ping {})).await;
+    assert_eq!(
+        (pong.command_id, pong.ok, pong.message.as_str()),
+        (7, true, "pong")
+    );
+    let suspend = C::SuspendSession(proto::SuspendSession {
+        session_id: "nobody-50-1_stDXFCE_dp24".into(),
+        user: "nobody".into(),
+    });
+    let refused = command_result(&mut events, &broker, 8, suspend).await;
+    assert_eq!((refused.command_id, refused.ok), (8, false));
+    assert!(
+        refused.message.contains("not a session of this server"),
+        "{refused:?}"
+    );
+
+    // Nothing changes and the next load report is a minute away.
+    next_where(
+        &mut events,
+        Duration::from_secs(4),
+        "a heartbeat",
+        |(_, m)| matches!(m.body, Some(Body::Heartbeat(ref h)) if h.sent_at_unix_ms > 0),
+    )
+    .await;
 }

@@ -113,10 +113,26 @@ pub async fn run(config: RunConfig) -> Result<Infallible, RunError> {
             backoff.reset();
         }
         let wait = backoff.next_wait();
-        tracing::warn!(hostname = %agent.hostname, "{err}; next broker in {wait:?}");
+        let why = with_causes(&err);
+        tracing::warn!(hostname = %agent.hostname, "{why}; next broker in {wait:?}");
         tokio::time::sleep(wait).await;
     }
     unreachable!("the broker list is never empty (checked by the configuration)")
+}
+
+/// An error and its causes, `: `-separated (tonic's transport errors say
+/// only "transport error" themselves), each cause once.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn message(body: Body) -> AgentMessage {
@@ -233,6 +249,18 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_are_told_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = TransportError::ReadFile {
+            path: "/x/ca.pem".into(),
+            source: io,
+        };
+        assert_eq!(with_causes(&err), "reading /x/ca.pem: refused");
+        let outer = RunError::Transport(err);
+        assert_eq!(with_causes(&outer), "reading /x/ca.pem: refused");
+    }
 
     #[test]
     fn the_backoff_doubles_up_to_its_cap_with_jitter() {
