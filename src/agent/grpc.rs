@@ -1,10 +1,13 @@
 //! The agent's gRPC transport: mutual TLS from the cluster CA (the agent's
 //! own certificate, the brokers' node certificates, which all carry the
 //! name `x2gobroker-node`), one channel to one broker address, and the
-//! `AgentGateway/Connect` stream on it.
+//! `AgentGateway/Connect` stream on it. The agent starts only with a
+//! certificate that names its own server (the broker accepts reports only
+//! for that name).
 
 use super::proto::agent_gateway_client::AgentGatewayClient;
 use super::proto::{AgentMessage, BrokerCommand};
+use crate::cluster::identity::Role;
 use crate::keygen::NODE_NAME;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +30,12 @@ pub enum TransportError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("{} is not the agent certificate of {hostname:?}: {found}", path.display())]
+    NotThisAgent {
+        path: PathBuf,
+        hostname: String,
+        found: String,
     },
     #[error("broker address {addr}: {source}")]
     Endpoint {
@@ -60,12 +69,39 @@ fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
     })
 }
 
+/// Refuse a certificate file that is not `hostname`'s agent certificate.
+fn check_agent_certificate(path: &Path, pem: &[u8], hostname: &str) -> Result<(), TransportError> {
+    let refuse = |found: String| TransportError::NotThisAgent {
+        path: path.to_path_buf(),
+        hostname: hostname.to_string(),
+        found,
+    };
+    let der = match rustls_pemfile::certs(&mut &pem[..]).next() {
+        Some(Ok(der)) => der,
+        Some(Err(e)) => return Err(refuse(e.to_string())),
+        None => return Err(refuse("no certificate in the file".into())),
+    };
+    match Role::of_certificate(&der) {
+        Ok(Role::Agent(name)) if name == hostname => Ok(()),
+        Ok(other) => Err(refuse(format!("it is the certificate of {other}"))),
+        Err(e) => Err(refuse(e.to_string())),
+    }
+}
+
 impl GrpcTransport {
-    /// The cluster CA, the agent's certificate and its key.
-    pub fn load(ca: &Path, cert: &Path, key: &Path) -> Result<GrpcTransport, TransportError> {
+    /// The cluster CA, the agent's certificate (which must be `hostname`'s)
+    /// and its key.
+    pub fn load(
+        hostname: &str,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<GrpcTransport, TransportError> {
+        let cert_pem = read(cert)?;
+        check_agent_certificate(cert, &cert_pem, hostname)?;
         let tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(read(ca)?))
-            .identity(Identity::from_pem(read(cert)?, read(key)?))
+            .identity(Identity::from_pem(cert_pem, read(key)?))
             .domain_name(NODE_NAME);
         Ok(GrpcTransport { tls })
     }
@@ -106,5 +142,39 @@ impl GrpcTransport {
                 status: Box::new(status),
             })?;
         Ok(answer.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_certificate_of_this_servers_agent_is_taken() {
+        let pki = tempfile::tempdir().unwrap();
+        crate::keygen::generate(pki.path(), &[1], &[], &["x2go1".to_string()]).unwrap();
+        let p = |f: &str| pki.path().join(f);
+        let load = |host: &str, cert: &str, key: &str| {
+            GrpcTransport::load(host, &p("ca.pem"), &p(cert), &p(key))
+        };
+        assert!(load("x2go1", "agent-x2go1.pem", "agent-x2go1-key.pem").is_ok());
+        let other = load("x2go2", "agent-x2go1.pem", "agent-x2go1-key.pem")
+            .err()
+            .unwrap();
+        assert!(
+            other
+                .to_string()
+                .contains("not the agent certificate of \"x2go2\""),
+            "{other}"
+        );
+        let node = load("x2go1", "node1.pem", "node1-key.pem").err().unwrap();
+        assert!(
+            matches!(node, TransportError::NotThisAgent { .. }),
+            "{node}"
+        );
+        let missing = load("x2go1", "agent-x2go9.pem", "agent-x2go1-key.pem")
+            .err()
+            .unwrap();
+        assert!(missing.to_string().contains("agent-x2go9.pem"), "{missing}");
     }
 }

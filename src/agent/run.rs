@@ -97,7 +97,7 @@ struct Agent {
 /// Run until the process is stopped; an error only if it cannot start.
 pub async fn run(config: RunConfig) -> Result<Infallible, RunError> {
     let hostname = hostname::resolve(config.hostname.as_deref())?;
-    let transport = GrpcTransport::load(&config.ca, &config.cert, &config.key)?;
+    let transport = GrpcTransport::load(&hostname, &config.ca, &config.cert, &config.key)?;
     let agent = Agent {
         executor: Executor::new(hostname.clone(), Tools::default()),
         hostname,
