@@ -1,11 +1,14 @@
 //! The `x2gobroker-agent` command line: argument parsing and dispatch only.
-//! This increment has `status`; `run` (streaming to the brokers) comes with
-//! the transports.
+//! `status` shows what the agent sees; `run` streams it to the brokers
+//! over gRPC.
 
+use super::config::{ConfigError, RunSettings};
 use super::hostname;
+use super::run::{self as agent_run, RunError};
 use super::status::{self, StatusError};
 use super::tools::Tools;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +33,60 @@ pub enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Connect out to a broker (mutual TLS from the cluster CA) and stream
+    /// this server's sessions, changes and load; execute its commands.
+    Run(RunArgs),
+}
+
+/// `run`'s flags; each given one wins over the `--config` file's key of the
+/// same name.
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// A TOML file with the same settings (keys `brokers` (a list), `ca`,
+    /// `cert`, `key`, `hostname`, `interval-ms`, `load-every-ms`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Broker agent gateway addresses, tried in turn.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR[,ADDR...]")]
+    pub brokers: Option<Vec<String>>,
+    /// The cluster CA certificate.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: Option<PathBuf>,
+    /// This agent's certificate (`x2gobroker keygen --agents HOST`).
+    #[arg(long, value_name = "AGENT.pem")]
+    pub cert: Option<PathBuf>,
+    /// Its private key.
+    #[arg(long, value_name = "AGENT-KEY.pem")]
+    pub key: Option<PathBuf>,
+    /// This server's name as its sessions record it (default: /etc/hostname).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// How often to list the sessions and send what changed (default 1000).
+    #[arg(long)]
+    pub interval_ms: Option<u64>,
+    /// How often to report the load (default 5000).
+    #[arg(long)]
+    pub load_every_ms: Option<u64>,
+}
+
+impl RunArgs {
+    /// The settings: the flags over the `--config` file.
+    pub fn settings(self) -> Result<RunSettings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => RunSettings::from_file(path)?,
+            None => RunSettings::default(),
+        };
+        let flags = RunSettings {
+            brokers: self.brokers,
+            ca: self.ca,
+            cert: self.cert,
+            key: self.key,
+            hostname: self.hostname,
+            interval_ms: self.interval_ms,
+            load_every_ms: self.load_every_ms,
+        };
+        Ok(flags.over(file))
+    }
 }
 
 /// A subcommand failed.
@@ -37,6 +94,10 @@ pub enum AgentCommand {
 pub enum AgentError {
     #[error(transparent)]
     Status(#[from] StatusError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Run(#[from] RunError),
 }
 
 impl AgentCli {
@@ -51,6 +112,10 @@ impl AgentCli {
                 } else {
                     status.to_text()
                 })
+            }
+            AgentCommand::Run(args) => {
+                let config = args.settings()?.resolve()?;
+                match agent_run::run(config).await? {}
             }
         }
     }
@@ -75,8 +140,53 @@ mod tests {
                 assert_eq!(hostname.as_deref(), Some("x2go1"));
                 assert!(json);
             }
+            other => panic!("{other:?}"),
         }
-        assert!(AgentCli::try_parse_from(["x2gobroker-agent", "run"]).is_err());
+    }
+
+    #[test]
+    fn run_options_parse_and_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.toml");
+        std::fs::write(
+            &file,
+            "brokers = [\"10.0.0.9:7001\"]\nca = \"/f/ca.pem\"\ncert = \"/f/a.pem\"\n\
+             key = \"/f/a-key.pem\"\nload-every-ms = 2000\n",
+        )
+        .unwrap();
+        let cli = AgentCli::try_parse_from([
+            "x2gobroker-agent",
+            "run",
+            "--config",
+            file.to_str().unwrap(),
+            "--brokers",
+            "127.0.0.1:7001,127.0.0.2:7001",
+            "--key",
+            "/flag/key.pem",
+            "--interval-ms",
+            "250",
+        ])
+        .unwrap();
+        let AgentCommand::Run(args) = cli.command else {
+            panic!("not run");
+        };
+        let c = args.settings().unwrap().resolve().unwrap();
+        assert_eq!(c.brokers, vec!["127.0.0.1:7001", "127.0.0.2:7001"]);
+        assert_eq!(c.ca, PathBuf::from("/f/ca.pem"));
+        assert_eq!(c.key, PathBuf::from("/flag/key.pem"));
+        assert_eq!(c.interval, std::time::Duration::from_millis(250));
+        assert_eq!(c.load_every, std::time::Duration::from_millis(2000));
+        // QUIC is not in this increment: the flag is not accepted at all.
+        assert!(
+            AgentCli::try_parse_from(["x2gobroker-agent", "run", "--transport", "grpc"]).is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn run_without_brokers_is_refused() {
+        let cli = AgentCli::try_parse_from(["x2gobroker-agent", "run"]).unwrap();
+        let err = cli.run().await.unwrap_err();
+        assert!(err.to_string().contains("no broker address"), "{err}");
     }
 
     #[tokio::test]

@@ -3,14 +3,20 @@
 //! and its load from /proc (`load`), notices what changed (`watch`), and
 //! executes the broker's commands as the session's user (`commands`,
 //! `authkeys`, `as_user`, `user`). `wire` turns all of it into the
-//! `agent.proto` messages; `status` and `cli` are the command line.
+//! `agent.proto` messages; `run` streams them to a broker over `grpc`
+//! (mutual TLS), with its settings from `config` and the server's
+//! `addresses`; `status` and `cli` are the command line.
 
+pub mod addresses;
 pub mod as_user;
 pub mod authkeys;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod grpc;
 pub mod hostname;
 pub mod load;
+pub mod run;
 pub mod session;
 pub mod sessions;
 pub mod status;
