@@ -80,6 +80,17 @@ impl Ledger {
 }
 
 impl Broker {
+    /// Apply `cmd` for another part of this node (the agent gateway).
+    pub async fn submit(&self, cmd: Command) -> Result<Outcome, LedgerError> {
+        self.ledger.submit(cmd).await
+    }
+
+    /// Read this node's applied state without the read barrier (status
+    /// counts, the agent gateway's check for silent servers).
+    pub fn read_applied<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.ledger.read(f)
+    }
+
     /// Drop expired cookies and placements (proposed periodically).
     pub async fn purge(&self) -> Result<(), LedgerError> {
         let loaded = self.current();
