@@ -212,6 +212,9 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
             &p("node1-key.pem"),
             "--agent-timeout-ms",
             "1500",
+            // An agent's stream outlives the per-request deadline.
+            "--grpc-request-timeout",
+            "1",
         ])
         .start();
     assert_eq!(counts(broker.addr), Some((0, 0, 0)));
@@ -224,6 +227,7 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     let (agent, replies) = rt
         .block_on(connect(&site, addr, &agent_cert, hello(TEST_AGENT)))
         .expect("the agent's own Hello is accepted");
+    std::thread::sleep(Duration::from_millis(1500));
     rt.block_on(report_sessions(&agent));
     wait_until("the reports in the state", Duration::from_secs(2), || {
         counts(broker.addr) == Some((1, 1, 3))
