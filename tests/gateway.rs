@@ -26,8 +26,9 @@ use x2gobroker::agent::proto::agent_message::Body;
 use x2gobroker::agent::proto::{
     AgentMessage, Hello, LoadReport, Session, SessionDelta, SessionList, SessionStatus,
 };
+use x2gobroker::api::grpc::proto::{ListSessionsRequest, LiveSession};
 
-const CONF: &str = "[global]\nrequire-password = false\n";
+const CONF: &str = "[global]\nrequire-password = true\ndefault-auth-mech = none\n";
 const PROFILES: &str = "[p]\nname=P\nhost=127.0.0.9\nbroker-portscan-x2goservers = false\n";
 const TIMING: &str =
     "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
@@ -179,6 +180,19 @@ fn assert_refusals(rt: &tokio::runtime::Runtime, site: &Site, addr: SocketAddr) 
     }
 }
 
+/// `user`'s live sessions from the public gRPC API at `addr`.
+async fn live_sessions(addr: SocketAddr, user: &str) -> Vec<LiveSession> {
+    let mut client = common::grpc::client(addr).await;
+    client
+        .list_sessions(ListSessionsRequest {
+            credentials: common::grpc::creds(user, "pw", ""),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .live_sessions
+}
+
 fn keygen(pki: &Path) {
     let out = Command::new(ours_bin())
         .args(["keygen", "--out"])
@@ -201,8 +215,11 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     let agents = loopback();
     let addr = addr_of(&agents);
     let p = |f: &str| pki.join(f).display().to_string();
+    let grpc = loopback();
+    let grpc_addr = addr_of(&grpc);
     let broker = Ours::new(&site)
         .listen("--agents", agents)
+        .listen("--grpc", grpc)
         .args(&[
             "--cluster-ca",
             &p("ca.pem"),
@@ -232,6 +249,27 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     wait_until("the reports in the state", Duration::from_secs(2), || {
         counts(broker.addr) == Some((1, 1, 3))
     });
+    // The public API lists the user's live sessions.
+    let live = rt.block_on(live_sessions(grpc_addr, "alice"));
+    assert_eq!(live.len(), 1, "{live:?}");
+    let s1 = &live[0];
+    assert_eq!(
+        (
+            s1.server.as_str(),
+            s1.session_id.as_str(),
+            s1.status.as_str()
+        ),
+        (TEST_AGENT, "s1", "S")
+    );
+    assert!(
+        s1.session_info.starts_with("123|s1|50|x2go-test|S|"),
+        "{}",
+        s1.session_info
+    );
+    assert!(
+        rt.block_on(live_sessions(grpc_addr, "bob")).is_empty(),
+        "s2 was removed"
+    );
     // The stream stops: after the timeout the server is down, its sessions kept.
     drop(agent);
     drop(replies);

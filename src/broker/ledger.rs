@@ -91,6 +91,22 @@ impl Broker {
         self.ledger.read(f)
     }
 
+    /// `user`'s sessions as the X2Go servers' agents report them, with
+    /// their servers' hostnames (after the read barrier).
+    pub async fn live_sessions_of(
+        &self,
+        user: &str,
+    ) -> Result<Vec<(String, crate::state::SessionRecord)>, LedgerError> {
+        self.ledger.read_barrier().await?;
+        Ok(self.ledger.read(|state| {
+            state
+                .all_sessions()
+                .filter(|(_, s)| s.user == user)
+                .map(|(host, s)| (host.to_string(), s.clone()))
+                .collect()
+        }))
+    }
+
     /// Drop expired cookies and placements (proposed periodically).
     pub async fn purge(&self) -> Result<(), LedgerError> {
         let loaded = self.current();
