@@ -130,6 +130,21 @@ pub struct ServeArgs {
     /// Seconds any gRPC request (public or node-to-node) may take.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_GRPC_REQUEST_TIMEOUT_SECS)]
     pub grpc_request_timeout: u64,
+    /// Agent gateway listener: the X2Go servers' agents stream their sessions and load here (gRPC, mutual TLS from the cluster CA).
+    #[arg(long, value_name = "ADDR")]
+    pub agents: Option<SocketAddr>,
+    /// Milliseconds without a report after which an X2Go server is marked down.
+    #[arg(long, default_value_t = crate::gateway::DEFAULT_AGENT_TIMEOUT.as_millis() as u64)]
+    pub agent_timeout_ms: u64,
+    /// The cluster CA, for the agent gateway of a single node (a cluster member's is in its node file).
+    #[arg(long, value_name = "PEM")]
+    pub cluster_ca: Option<PathBuf>,
+    /// This node's certificate (`x2gobroker keygen --nodes`), for the agent gateway of a single node.
+    #[arg(long, value_name = "PEM")]
+    pub node_cert: Option<PathBuf>,
+    /// Its key.
+    #[arg(long, value_name = "PEM")]
+    pub node_key: Option<PathBuf>,
 }
 
 /// Where the reference's global file lives unless told otherwise.
@@ -225,6 +240,8 @@ impl ServeArgs {
                 file.and_then(|n| n.tls_key.clone()),
             )
         };
+        let agents = self.agents.or_else(|| file.and_then(|n| n.agents));
+        let agent_tls = self.agent_tls_files(file);
         server::Options {
             settings: settings(&files, data_dir.as_deref(), self),
             http,
@@ -241,7 +258,24 @@ impl ServeArgs {
                 grpc_max_streams: self.grpc_max_streams.max(1),
                 grpc_request_timeout: Duration::from_secs(self.grpc_request_timeout.max(1)),
             },
+            agents,
+            agent_tls,
+            agent_timeout: Duration::from_millis(self.agent_timeout_ms.max(1)),
         }
+    }
+
+    /// The agent gateway's TLS files: the flags when all three are given,
+    /// else the node file's.
+    fn agent_tls_files(&self, file: Option<&NodeConfig>) -> Option<server::AgentTlsFiles> {
+        let files = |ca: &Option<PathBuf>, cert: &Option<PathBuf>, key: &Option<PathBuf>| {
+            Some(server::AgentTlsFiles {
+                ca: ca.clone()?,
+                cert: cert.clone()?,
+                key: key.clone()?,
+            })
+        };
+        files(&self.cluster_ca, &self.node_cert, &self.node_key)
+            .or_else(|| file.and_then(|n| files(&n.cluster_ca, &n.node_cert, &n.node_key)))
     }
 }
 
@@ -323,6 +357,36 @@ http = "127.0.0.1:18081"
             o.settings.x2gobroker_conf,
             PathBuf::from("/file/x2gobroker.conf")
         );
+    }
+
+    #[test]
+    fn the_agent_gateway_from_the_node_file_or_the_flags() {
+        let with_agents = NODE.replace("[[members]]", "agents = \"127.0.0.1:16081\"\n[[members]]");
+        let node = NodeConfig::parse("node1.toml", &with_agents).unwrap();
+        let o = serve(&["--config", "node1.toml"]).resolve(Some(node));
+        assert_eq!(o.agents, Some("127.0.0.1:16081".parse().unwrap()));
+        let tls = o.agent_tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("pki/node1.pem"));
+        assert_eq!(o.agent_timeout, Duration::from_secs(10));
+        // A single node names its certificates on the command line.
+        let o = serve(&[
+            "--agents",
+            "127.0.0.1:16082",
+            "--cluster-ca",
+            "ca.pem",
+            "--node-cert",
+            "n.pem",
+            "--node-key",
+            "n-key.pem",
+            "--agent-timeout-ms",
+            "2500",
+        ])
+        .resolve(None);
+        assert_eq!(o.agents, Some("127.0.0.1:16082".parse().unwrap()));
+        assert_eq!(o.agent_tls.unwrap().key, PathBuf::from("n-key.pem"));
+        assert_eq!(o.agent_timeout, Duration::from_millis(2500));
+        let o = serve(&["--agents", "127.0.0.1:16082"]).resolve(None);
+        assert!(o.agent_tls.is_none(), "start refuses a gateway without TLS");
     }
 
     #[test]

@@ -80,6 +80,33 @@ impl Ledger {
 }
 
 impl Broker {
+    /// Apply `cmd` for another part of this node (the agent gateway).
+    pub async fn submit(&self, cmd: Command) -> Result<Outcome, LedgerError> {
+        self.ledger.submit(cmd).await
+    }
+
+    /// Read this node's applied state without the read barrier (status
+    /// counts, the agent gateway's check for silent servers).
+    pub fn read_applied<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.ledger.read(f)
+    }
+
+    /// `user`'s sessions as the X2Go servers' agents report them, with
+    /// their servers' hostnames (after the read barrier).
+    pub async fn live_sessions_of(
+        &self,
+        user: &str,
+    ) -> Result<Vec<(String, crate::state::SessionRecord)>, LedgerError> {
+        self.ledger.read_barrier().await?;
+        Ok(self.ledger.read(|state| {
+            state
+                .all_sessions()
+                .filter(|(_, s)| s.user == user)
+                .map(|(host, s)| (host.to_string(), s.clone()))
+                .collect()
+        }))
+    }
+
     /// Drop expired cookies and placements (proposed periodically).
     pub async fn purge(&self) -> Result<(), LedgerError> {
         let loaded = self.current();

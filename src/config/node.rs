@@ -67,6 +67,8 @@ pub struct NodeConfig {
     pub cluster_ca: Option<PathBuf>,
     pub node_cert: Option<PathBuf>,
     pub node_key: Option<PathBuf>,
+    /// The agent gateway listener (gRPC, mutual TLS with the files above).
+    pub agents: Option<SocketAddr>,
     /// The members a fresh cluster starts with (the smallest id initialises it).
     pub members: Vec<MemberConfig>,
     #[serde(default)]

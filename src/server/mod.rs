@@ -55,6 +55,8 @@ pub enum ServerError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error(transparent)]
     HttpsTls(#[from] crate::api::http::tls::TlsConfigError),
+    #[error("agent gateway: {0}")]
+    GatewayTls(#[from] crate::gateway::tls::GatewayTlsError),
 }
 
 /// What a node serves, resolved from the command line and the node file.
@@ -75,6 +77,21 @@ pub struct Options {
     pub node: Option<NodeConfig>,
     /// Connection, handshake, stream and request limits of every listener.
     pub limits: ListenerLimits,
+    /// The agent gateway (gRPC, mutual TLS from the cluster CA).
+    pub agents: Option<SocketAddr>,
+    /// The cluster CA, this node's certificate and key, for the agent
+    /// gateway (the node file's, or `--cluster-ca` etc. for a single node).
+    pub agent_tls: Option<AgentTlsFiles>,
+    /// A server whose agent is silent this long is marked down.
+    pub agent_timeout: std::time::Duration,
+}
+
+/// The files of the agent gateway's mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentTlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Options {
@@ -142,6 +159,15 @@ impl Options {
 pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), ServerError> {
     opts.check()?;
     let (https_tls, grpc_tls) = opts.tls()?;
+    let agents_tls = match (&opts.agents, &opts.agent_tls) {
+        (None, _) => None,
+        (Some(_), Some(f)) => Some(crate::gateway::tls::server_config(&f.ca, &f.cert, &f.key)?),
+        (Some(a), None) => {
+            return Err(ServerError::Refused(format!(
+                "the agent gateway on {a} needs mutual TLS: give --cluster-ca, --node-cert and --node-key (or a cluster file with them)"
+            )))
+        }
+    };
     let listeners = Listeners {
         http: bind_all(&mut inherited, &opts.http)?,
         https: bind_all(&mut inherited, &opts.https)?,
@@ -151,6 +177,7 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
             .as_ref()
             .map(|n| inherited.tcp(n.raft))
             .transpose()?,
+        agents: opts.agents.map(|a| inherited.tcp(a)).transpose()?,
     };
     inherited.close_unclaimed();
     // Cookies, the Raft log and snapshots: nobody else's to read.
@@ -160,6 +187,7 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
         https: https_tls,
         grpc: grpc_tls,
         raft: raft_tls,
+        agents: agents_tls,
     };
     run(
         opts.settings,
@@ -167,6 +195,7 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
         listeners,
         tls,
         opts.limits,
+        opts.agent_timeout,
         signals::shutdown()?,
     )
     .await

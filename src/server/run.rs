@@ -1,12 +1,14 @@
 //! Serving a node: every listener's accept loop and connection task is
 //! tracked, and on shutdown the node stops accepting, lets requests in
 //! flight finish, and waits for them up to `SHUTDOWN_GRACE`. Every
-//! listener enforces the `ListenerLimits`.
+//! listener enforces the `ListenerLimits`. The agent gateway, when
+//! configured, proposes its agents' reports in the background.
 
 use super::limits::{ListenerLimits, NODE_MAX_STREAMS};
 use super::{announce::announce, grpc, signals, ServerError};
 use crate::broker::{Broker, Ledger, Settings};
 use crate::cluster;
+use crate::gateway;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,8 @@ pub struct Listeners {
     pub grpc: Option<TcpListener>,
     /// Node-to-node and admin gRPC (a cluster member only).
     pub raft: Option<TcpListener>,
+    /// The agent gateway (gRPC).
+    pub agents: Option<TcpListener>,
 }
 
 /// TLS for the listeners that have it.
@@ -36,6 +40,7 @@ pub struct TlsConfigs {
     pub https: Option<Arc<rustls::ServerConfig>>,
     pub grpc: Option<tonic::transport::ServerTlsConfig>,
     pub raft: Option<tonic::transport::ServerTlsConfig>,
+    pub agents: Option<tonic::transport::ServerTlsConfig>,
 }
 
 /// Serve `listeners` over `ledger`, within `limits`, until `shutdown` resolves.
@@ -45,6 +50,7 @@ pub async fn run(
     listeners: Listeners,
     tls: TlsConfigs,
     limits: ListenerLimits,
+    agent_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let (stop_tx, stop) = watch::channel(false);
@@ -94,6 +100,24 @@ pub async fn run(
             limits,
             stop.clone(),
             "public gRPC API",
+        ));
+    }
+    if let Some(listener) = listeners.agents {
+        log_listening(&listener, "agents");
+        let pending = Arc::default();
+        background.push(tokio::spawn(gateway::propose_periodically(
+            broker.clone(),
+            Arc::clone(&pending),
+            agent_timeout,
+        )));
+        let router = grpc::builder(tls.agents, &limits, limits.grpc_max_streams)?
+            .add_service(gateway::server(pending));
+        tracker.spawn(grpc::serve(
+            router,
+            listener,
+            limits,
+            stop.clone(),
+            "agent gateway",
         ));
     }
     let ctx = crate::api::http::Context::new(broker.clone());

@@ -5,6 +5,8 @@
 
 use super::config::ConfigTexts;
 use super::requests::RequestId;
+use super::servers::LoadRecord;
+use super::sessions::SessionRecord;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, as stamped by the proposing node.
@@ -64,6 +66,40 @@ pub enum Command {
         at: Millis,
         cmd: Box<Command>,
     },
+    /// A batch of X2Go servers' agent reports received by `node` at `at`
+    /// (one per server, coalesced by the node's agent gateway).
+    AgentReports {
+        node: u64,
+        at: Millis,
+        reports: Vec<AgentReport>,
+    },
+    /// Mark down every server whose last report is older than `timeout_ms` at `at`.
+    ServersDown { at: Millis, timeout_ms: Millis },
+    /// Set or clear a known server's drained flag (answers `Done`, or
+    /// `UnknownServer`).
+    DrainServer { hostname: String, drained: bool },
+}
+
+/// What one server's agent reported since the last batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentReport {
+    pub hostname: String,
+    /// Its sessions: a full list or changes (None: no session news).
+    pub sessions: Option<SessionChange>,
+    /// Its latest load report, if one came.
+    pub load: Option<LoadRecord>,
+}
+
+/// A server's sessions as reported: all of them, or what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionChange {
+    /// Every session of the server now; replaces what was known.
+    Full(Vec<SessionRecord>),
+    /// Sessions added or changed, and the ids of sessions gone.
+    Delta {
+        upsert: Vec<SessionRecord>,
+        removed: Vec<String>,
+    },
 }
 
 /// Why a cookie was refused.
@@ -87,6 +123,8 @@ pub enum Outcome {
     Batch(Vec<Outcome>),
     /// The version number a `SetConfig` got.
     ConfigVersion(u64),
+    /// A `DrainServer` for a server no agent ever reported.
+    UnknownServer,
 }
 
 /// The result of a `Place` command.

@@ -16,17 +16,25 @@ mod error;
 mod pairs;
 mod placements;
 mod requests;
+mod servers;
+#[cfg(test)]
+mod servers_tests;
+mod sessions;
 mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use command::{Candidate, Command, CookieRefusal, Millis, Outcome, PlacedOutcome};
+pub use command::{
+    AgentReport, Candidate, Command, CookieRefusal, Millis, Outcome, PlacedOutcome, SessionChange,
+};
 pub use config::ConfigTexts;
 pub use cookies::CookieRecord;
 pub use error::{DecodeError, EncodeError};
 pub use pairs::Write;
 pub use placements::PlacementRecord;
 pub use requests::{RequestId, RequestRecord, MAX_REQUESTS, REQUEST_TTL_MS};
+pub use servers::{LoadRecord, ServerRecord};
+pub use sessions::SessionRecord;
 
 use cookies::Presented;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,6 +52,10 @@ pub struct State {
     requests: BTreeMap<RequestId, RequestRecord>,
     /// Derived: the request ids by the time they were stamped, oldest first.
     request_expiry: BTreeSet<(Millis, RequestId)>,
+    /// The X2Go servers whose agents reported, by hostname.
+    servers: BTreeMap<String, ServerRecord>,
+    /// Their sessions by (hostname, session id).
+    sessions: BTreeMap<(String, String), SessionRecord>,
 }
 
 impl State {
@@ -60,6 +72,12 @@ impl State {
         self.config.hash(&mut h);
         for (id, r) in &self.requests {
             (id, r.at).hash(&mut h);
+        }
+        for (host, r) in &self.servers {
+            (host, r.last_report, r.node, r.drained, r.up).hash(&mut h);
+        }
+        for ((host, id), r) in &self.sessions {
+            (host, id, &r.user, r.status, &r.line).hash(&mut h);
         }
         h.finish()
     }
@@ -133,6 +151,21 @@ impl State {
                     })
                     .collect(),
             ),
+            Command::AgentReports { node, at, reports } => {
+                self.agent_reports(*node, *at, reports, &mut writes);
+                Outcome::Done
+            }
+            Command::ServersDown { at, timeout_ms } => {
+                self.servers_down(*at, *timeout_ms, &mut writes);
+                Outcome::Done
+            }
+            Command::DrainServer { hostname, drained } => {
+                if self.set_drained(hostname, *drained, &mut writes) {
+                    Outcome::Done
+                } else {
+                    Outcome::UnknownServer
+                }
+            }
         };
         (outcome, writes)
     }

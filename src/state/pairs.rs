@@ -1,5 +1,6 @@
 //! The state as key/value pairs in the local store: the key layout
-//! (`c/` user NUL cookie, `p/` profile NUL user, `r/` request id), the JSON
+//! (`c/` user NUL cookie, `p/` profile NUL user, `r/` request id, `s/`
+//! X2Go server, `x/` server NUL session id), the JSON
 //! records under them, the write each change to a cookie, placement or
 //! remembered request implies, and the rebuild of a `State` from the
 //! stored pairs.
@@ -8,6 +9,8 @@ use super::cookies::CookieRecord;
 use super::error::{bad_key, bad_record, DecodeError};
 use super::placements::PlacementRecord;
 use super::requests::{RequestId, RequestRecord};
+use super::servers::ServerRecord;
+use super::sessions::SessionRecord;
 use super::State;
 
 /// A storage write implied by a command: key and new value (`None` deletes).
@@ -16,6 +19,8 @@ pub type Write = (Vec<u8>, Option<Vec<u8>>);
 const COOKIE_PREFIX: &[u8] = b"c/";
 const PLACEMENT_PREFIX: &[u8] = b"p/";
 const REQUEST_PREFIX: &[u8] = b"r/";
+const SERVER_PREFIX: &[u8] = b"s/";
+const SESSION_PREFIX: &[u8] = b"x/";
 
 fn key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + a.len() + b.len() + 1);
@@ -77,6 +82,27 @@ pub(super) fn request_delete(id: &RequestId) -> Write {
     (request_key(id), None)
 }
 
+/// Store `rec` as X2Go server `host`'s record.
+pub(super) fn server_put(host: &str, rec: &ServerRecord) -> Write {
+    (
+        [SERVER_PREFIX, host.as_bytes()].concat(),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Store `rec` as session `id` of X2Go server `host`.
+pub(super) fn session_put(host: &str, id: &str, rec: &SessionRecord) -> Write {
+    (
+        key(SESSION_PREFIX, host, id),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Delete session `id` of X2Go server `host`.
+pub(super) fn session_delete(host: &str, id: &str) -> Write {
+    (key(SESSION_PREFIX, host, id), None)
+}
+
 impl State {
     /// Rebuild from stored key/value pairs (as written by `apply`).
     pub fn from_pairs(
@@ -100,6 +126,14 @@ impl State {
                     .ok_or_else(|| bad_key("request", &k))?;
                 let rec = serde_json::from_slice(&v).map_err(|e| bad_record("request", &k, e))?;
                 s.insert_request(id, rec);
+            } else if let Some(rest) = k.strip_prefix(SERVER_PREFIX) {
+                let host = String::from_utf8(rest.to_vec()).map_err(|_| bad_key("server", &k))?;
+                let rec = serde_json::from_slice(&v).map_err(|e| bad_record("server", &k, e))?;
+                s.servers.insert(host, rec);
+            } else if let Some(rest) = k.strip_prefix(SESSION_PREFIX) {
+                let id = split_key(rest).ok_or_else(|| bad_key("session", &k))?;
+                let rec = serde_json::from_slice(&v).map_err(|e| bad_record("session", &k, e))?;
+                s.sessions.insert(id, rec);
             }
         }
         Ok(s)

@@ -1,5 +1,6 @@
 //! The state as one snapshot (JSON bytes), for cluster snapshots: cookies,
-//! placements, the configuration and the remembered request ids; the
+//! placements, the configuration, the remembered request ids and the X2Go
+//! server and session tables; the
 //! per-host and request expiry indexes are rebuilt on load.
 
 use super::config::ConfigTexts;
@@ -7,6 +8,8 @@ use super::cookies::CookieRecord;
 use super::error::{DecodeError, EncodeError};
 use super::placements::PlacementRecord;
 use super::requests::{RequestId, RequestRecord};
+use super::servers::ServerRecord;
+use super::sessions::SessionRecord;
 use super::State;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +23,11 @@ struct Snapshot {
     /// Absent from snapshots made before request ids existed.
     #[serde(default)]
     requests: Vec<(RequestId, RequestRecord)>,
+    /// Absent from snapshots made before agents reported.
+    #[serde(default)]
+    servers: Vec<(String, ServerRecord)>,
+    #[serde(default)]
+    sessions: Vec<((String, String), SessionRecord)>,
 }
 
 impl State {
@@ -38,6 +46,16 @@ impl State {
                 .collect(),
             config: self.config.clone(),
             requests: self.requests.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            servers: self
+                .servers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         Ok(serde_json::to_vec(&snap)?)
     }
@@ -54,6 +72,8 @@ impl State {
         for (id, rec) in snap.requests {
             s.insert_request(id, rec);
         }
+        s.servers = snap.servers.into_iter().collect();
+        s.sessions = snap.sessions.into_iter().collect();
         Ok(s)
     }
 }

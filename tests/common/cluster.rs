@@ -21,6 +21,8 @@ pub struct ClusterNode {
     pub id: u64,
     pub http: SocketAddr,
     pub raft: SocketAddr,
+    /// The agent gateway, when the node file has one.
+    pub agents: Option<SocketAddr>,
     pub toml: PathBuf,
     pub running: Option<Running>,
     /// Extra `serve` flags.
@@ -39,6 +41,7 @@ impl ClusterNode {
             id,
             http,
             raft,
+            agents: None,
             toml,
             running: None,
             args: Vec::new(),
@@ -76,7 +79,9 @@ impl ClusterNode {
     /// Start (or restart) the node's process on its addresses.
     pub fn start(&mut self, site: &Site) {
         let sockets = if self.reserved.is_empty() {
-            vec![rebind(self.http), rebind(self.raft)]
+            let mut sockets = vec![rebind(self.http), rebind(self.raft)];
+            sockets.extend(self.agents.map(rebind));
+            sockets
         } else {
             std::mem::take(&mut self.reserved)
         };
@@ -111,6 +116,8 @@ pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
 pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -> Vec<ClusterNode> {
     let sockets: Vec<(u64, TcpListener, TcpListener)> =
         (1..=total).map(|id| (id, loopback(), loopback())).collect();
+    // Every node runs an agent gateway too.
+    let mut agents: Vec<TcpListener> = (1..=total).map(|_| loopback()).collect();
     let members_upto = |last: u64| -> String {
         sockets
             .iter()
@@ -151,12 +158,13 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
             let toml = site.path(&format!("node{id}.toml"));
             let members = members_upto(if *id <= initial { initial } else { total });
             let text = format!(
-                "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\ncluster_ca = \"{pki}/ca.pem\"\nnode_cert = \"{pki}/node{id}.pem\"\nnode_key = \"{pki}/node{id}-key.pem\"\n\n{members}[timing]\n{timing}\n",
+                "id = {id}\ndata_dir = \"{}\"\nraft = \"{raft}\"\nhttp = [\"{http}\"]\nx2gobroker_conf = \"{}\"\nsession_profiles = \"{}\"\nagents = \"{agents}\"\ncluster_ca = \"{pki}/ca.pem\"\nnode_cert = \"{pki}/node{id}.pem\"\nnode_key = \"{pki}/node{id}-key.pem\"\n\n{members}[timing]\n{timing}\n",
                 site.path(&format!("data{id}")).display(),
                 site.conf().display(),
                 site.profiles().display(),
                 raft = addr_of(raft),
                 http = addr_of(http),
+                agents = addr_of(&agents[*id as usize - 1]),
                 pki = pki.display(),
             );
             std::fs::write(&toml, text).unwrap();
@@ -166,9 +174,11 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
     sockets
         .into_iter()
         .zip(files)
-        .map(|((id, http, raft), (_, toml))| {
+        .zip(agents.drain(..))
+        .map(|(((id, http, raft), (_, toml)), agents)| {
             let mut node = ClusterNode::at(id, addr_of(&http), addr_of(&raft), toml);
-            node.reserved = vec![http, raft];
+            node.agents = Some(addr_of(&agents));
+            node.reserved = vec![http, raft, agents];
             node
         })
         .collect()

@@ -203,9 +203,23 @@ impl BrokerApi for Api {
                 placed_at: p.at,
             })
             .collect();
+        let live_sessions = self
+            .broker
+            .live_sessions_of(&user)
+            .await
+            .map_err(|e| ledger_status("ListSessions", e))?
+            .into_iter()
+            .map(|(server, s)| LiveSession {
+                server,
+                session_id: s.id,
+                status: s.status.to_string(),
+                session_info: s.line,
+            })
+            .collect();
         Ok(Response::new(ListSessionsReply {
             next_authid,
             sessions,
+            live_sessions,
         }))
     }
 

@@ -119,6 +119,16 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
             _ => Err(get_only()),
         };
     }
+    if path == "/status/agents" {
+        return match method {
+            Method::GET => {
+                let counts = broker.read_applied(crate::gateway::counts::AgentCounts::of);
+                let body = serde_json::to_string_pretty(&counts).unwrap_or_default();
+                Ok(response::page(response::APPLICATION_JSON, body))
+            }
+            _ => Err(get_only()),
+        };
+    }
     if path == "/" {
         return match method {
             Method::GET => Ok(response::page(TEXT_HTML, IT_WORKS)),

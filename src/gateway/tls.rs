@@ -1,0 +1,74 @@
+//! The agent gateway's TLS: the node's own certificate as the server
+//! identity, and only clients with a certificate of the cluster CA (the
+//! service then insists on an agent certificate).
+
+use crate::cluster::identity::Role;
+use crate::cluster::tls::role_of_pem;
+use std::path::{Path, PathBuf};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+/// Why the gateway's TLS files could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayTlsError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a node certificate of the cluster CA: {why}")]
+    NotANode { path: PathBuf, why: String },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, GatewayTlsError> {
+    std::fs::read(path).map_err(|source| GatewayTlsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The server TLS of the gateway from the cluster CA and a node's
+/// certificate and key.
+pub fn server_config(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<ServerTlsConfig, GatewayTlsError> {
+    let cert_pem = read(cert)?;
+    let refuse = |why: String| GatewayTlsError::NotANode {
+        path: cert.to_path_buf(),
+        why,
+    };
+    match role_of_pem(&cert_pem).map_err(refuse)? {
+        Role::Node(_) => {}
+        other => return Err(refuse(format!("it is the certificate of {other}"))),
+    }
+    Ok(ServerTlsConfig::new()
+        .identity(Identity::from_pem(cert_pem, read(key)?))
+        .client_ca_root(Certificate::from_pem(read(ca)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_serves_only_with_a_node_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::keygen::generate(dir.path(), &[1], &["admin".into()], &["x2go1".into()]).unwrap();
+        let p = |f: &str| dir.path().join(f);
+        assert!(server_config(&p("ca.pem"), &p("node1.pem"), &p("node1-key.pem")).is_ok());
+        for name in ["admin", "agent-x2go1"] {
+            let e = server_config(
+                &p("ca.pem"),
+                &p(&format!("{name}.pem")),
+                &p(&format!("{name}-key.pem")),
+            )
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(e.contains("is not a node certificate"), "{e}");
+        }
+        let missing = server_config(&p("ca.pem"), &p("nope.pem"), &p("node1-key.pem"));
+        assert!(matches!(missing, Err(GatewayTlsError::Read { .. })));
+    }
+}
