@@ -76,12 +76,7 @@ fn check_agent_certificate(path: &Path, pem: &[u8], hostname: &str) -> Result<()
         hostname: hostname.to_string(),
         found,
     };
-    let der = match rustls_pemfile::certs(&mut &pem[..]).next() {
-        Some(Ok(der)) => der,
-        Some(Err(e)) => return Err(refuse(e.to_string())),
-        None => return Err(refuse("no certificate in the file".into())),
-    };
-    match Role::of_certificate(&der) {
+    match Role::of_pem(pem) {
         Ok(Role::Agent(name)) if name == hostname => Ok(()),
         Ok(other) => Err(refuse(format!("it is the certificate of {other}"))),
         Err(e) => Err(refuse(e.to_string())),

@@ -46,6 +46,17 @@ impl Role {
         }
     }
 
+    /// The role of the first certificate in a PEM file.
+    pub fn of_pem(pem: &[u8]) -> Result<Role, IdentityError> {
+        match rustls_pemfile::certs(&mut &pem[..]).next() {
+            Some(Ok(der)) => Role::of_certificate(&der),
+            Some(Err(e)) => Err(IdentityError::Unreadable(e.to_string())),
+            None => Err(IdentityError::Unreadable(
+                "no certificate in the file".into(),
+            )),
+        }
+    }
+
     /// The role of a DER certificate (already verified against the cluster CA).
     pub fn of_certificate(der: &CertificateDer<'_>) -> Result<Role, IdentityError> {
         let cert = webpki::EndEntityCert::try_from(der)

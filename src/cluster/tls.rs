@@ -23,16 +23,6 @@ fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
     })
 }
 
-/// The role of the first certificate in `pem`, or why it has none.
-pub(crate) fn role_of_pem(pem: &[u8]) -> Result<Role, String> {
-    let der = match rustls_pemfile::certs(&mut &pem[..]).next() {
-        Some(Ok(der)) => der,
-        Some(Err(e)) => return Err(e.to_string()),
-        None => return Err("no certificate in the file".into()),
-    };
-    Role::of_certificate(&der).map_err(|e| e.to_string())
-}
-
 /// Refuse a certificate file that is not node `id`'s.
 fn check_own_certificate(id: NodeId, path: &Path, pem: &[u8]) -> Result<(), TransportError> {
     let refuse = |found: String| TransportError::NotThisNode {
@@ -40,7 +30,7 @@ fn check_own_certificate(id: NodeId, path: &Path, pem: &[u8]) -> Result<(), Tran
         node: id,
         found,
     };
-    match role_of_pem(pem).map_err(refuse)? {
+    match Role::of_pem(pem).map_err(|e| refuse(e.to_string()))? {
         Role::Node(n) if n == id => Ok(()),
         other => Err(refuse(format!("it is the certificate of {other}"))),
     }

@@ -3,7 +3,6 @@
 //! service then insists on an agent certificate).
 
 use crate::cluster::identity::Role;
-use crate::cluster::tls::role_of_pem;
 use std::path::{Path, PathBuf};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
@@ -38,7 +37,7 @@ pub fn server_config(
         path: cert.to_path_buf(),
         why,
     };
-    match role_of_pem(&cert_pem).map_err(refuse)? {
+    match Role::of_pem(&cert_pem).map_err(|e| refuse(e.to_string()))? {
         Role::Node(_) => {}
         other => return Err(refuse(format!("it is the certificate of {other}"))),
     }
