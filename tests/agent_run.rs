@@ -418,3 +418,90 @@ async fn an_agent_waits_for_its_broker_answers_commands_by_id_and_sends_heartbea
     )
     .await;
 }
+
+/// `/status/agents` of a node: (servers, servers up, sessions).
+fn agent_counts(node: &common::cluster::ClusterNode) -> Option<(u64, u64, u64)> {
+    let reply = common::http::get_within(
+        node.http,
+        "/status/agents",
+        Duration::from_millis(300),
+        Duration::from_secs(5),
+    )
+    .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
+    Some((
+        v["servers"].as_u64()?,
+        v["servers_up"].as_u64()?,
+        v["sessions"].as_u64()?,
+    ))
+}
+
+/// End to end: the real agent, on this machine's X2Go session database,
+/// reports to a real three-node cluster through the gateway; a session made
+/// with X2Go's own tools is in every node's replicated session table within
+/// 2 s, and the server is marked down when its agent dies.
+#[test]
+#[ignore = "needs root (x2goserver session database, test accounts)"]
+fn a_real_agent_reports_real_sessions_to_every_node() {
+    use common::cluster::*;
+    use common::site::Site;
+    let _db = session_db_blocking();
+    let site = Site::new(
+        "[global]\nrequire-password = false\n",
+        "[p]\nname=P\nhost=x2go-test (127.0.0.9)\n",
+    );
+    let mut nodes = cluster_nodes(
+        &site,
+        3,
+        "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n",
+    );
+    for n in nodes.iter_mut() {
+        n.args = vec!["--agent-timeout-ms".into(), "3000".into()];
+        n.start(&site);
+    }
+    common::wait_until("a leader", Duration::from_secs(20), || {
+        agreed_leader(&nodes).is_some()
+    });
+    let user = X2goUser::create("x2goe2e");
+    let first = new_session(user.name(), TEST_AGENT, true);
+    change_status(user.name(), "S", &first);
+    let brokers: Vec<String> = nodes
+        .iter()
+        .map(|n| n.agents.unwrap().to_string())
+        .collect();
+    let agent = start_agent(&site.path("pki"), TEST_AGENT, &brokers, "1000");
+    let mut before = 0;
+    common::wait_until(
+        "the agent's server and sessions on every node",
+        Duration::from_secs(10),
+        || {
+            let counts: Vec<_> = nodes.iter().map(agent_counts).collect();
+            match counts[0] {
+                Some((1, 1, n)) if n >= 1 && counts.iter().all(|c| *c == counts[0]) => {
+                    before = n;
+                    true
+                }
+                _ => false,
+            }
+        },
+    );
+    // A new suspended session, made with X2Go's tools, reaches every node.
+    let second = new_session(user.name(), TEST_AGENT, true);
+    change_status(user.name(), "S", &second);
+    common::wait_until(
+        "the new session on every node",
+        Duration::from_secs(2),
+        || {
+            nodes
+                .iter()
+                .all(|n| agent_counts(n).is_some_and(|(_, _, s)| s == before + 1))
+        },
+    );
+    // The agent dies: its server is marked down by the cluster.
+    drop(agent);
+    common::wait_until("the server marked down", Duration::from_secs(10), || {
+        nodes
+            .iter()
+            .all(|n| agent_counts(n).is_some_and(|(servers, up, _)| servers == 1 && up == 0))
+    });
+}
