@@ -171,11 +171,25 @@ impl Drop for Group {
     }
 }
 
-/// The target directory this test was built in (shared, so the clone's
-/// release build reuses compiled dependencies).
+/// The target directory this test was built in.
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.ancestors().nth(3).unwrap().to_path_buf()
+}
+
+/// A clean checkout of this repository (its committed state) in `dir`,
+/// whose `target/` is this build's, so that the README's commands find
+/// `target/release/...` where they say while compiled dependencies are reused.
+fn clean_checkout(dir: &Path) -> PathBuf {
+    let checkout = dir.join("x2gobroker-rs");
+    let status = Command::new("git")
+        .args(["clone", "--quiet", env!("CARGO_MANIFEST_DIR")])
+        .arg(&checkout)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git clone");
+    std::os::unix::fs::symlink(target_dir(), checkout.join("target")).unwrap();
+    checkout
 }
 
 #[test]
@@ -210,18 +224,11 @@ fn the_readme_quick_start_works_on_a_clean_checkout() {
         .success();
 
     let dir = tempfile::tempdir().unwrap();
-    let checkout = dir.path().join("x2gobroker-rs");
-    let status = Command::new("git")
-        .args(["clone", "--quiet", env!("CARGO_MANIFEST_DIR")])
-        .arg(&checkout)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git clone");
+    let checkout = clean_checkout(dir.path());
     let log = dir.path().join("run.log");
     let child = Command::new("bash")
         .args(["-c", &run])
         .current_dir(&checkout)
-        .env("CARGO_TARGET_DIR", target_dir())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(dir.path().join("run.err")).unwrap())
@@ -295,19 +302,12 @@ fn the_readme_three_node_cluster_starts_with_its_commands() {
         .into_iter()
         .partition(|l| !l.starts_with("curl") && !l.contains("x2gobrokerctl"));
     let dir = tempfile::tempdir().unwrap();
-    let checkout = dir.path().join("x2gobroker-rs");
-    let status = Command::new("git")
-        .args(["clone", "--quiet", env!("CARGO_MANIFEST_DIR")])
-        .arg(&checkout)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git clone");
+    let checkout = clean_checkout(dir.path());
     // The build, the certificates and the three nodes, as one shell would run them.
     let script = format!("set -e\n{}\nwait\n", starts.join("\n"));
     let nodes = Command::new("bash")
         .args(["-c", &script])
         .current_dir(&checkout)
-        .env("CARGO_TARGET_DIR", target_dir())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.path().join("nodes.log")).unwrap())
         .stderr(std::fs::File::create(dir.path().join("nodes.err")).unwrap())
@@ -319,7 +319,6 @@ fn the_readme_three_node_cluster_starts_with_its_commands() {
         let out = Command::new("bash")
             .args(["-c", check])
             .current_dir(&checkout)
-            .env("CARGO_TARGET_DIR", target_dir())
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
