@@ -419,23 +419,6 @@ async fn an_agent_waits_for_its_broker_answers_commands_by_id_and_sends_heartbea
     .await;
 }
 
-/// `/status/agents` of a node: (servers, servers up, sessions).
-fn agent_counts(node: &common::cluster::ClusterNode) -> Option<(u64, u64, u64)> {
-    let reply = common::http::get_within(
-        node.http,
-        "/status/agents",
-        Duration::from_millis(300),
-        Duration::from_secs(5),
-    )
-    .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
-    Some((
-        v["servers"].as_u64()?,
-        v["servers_up"].as_u64()?,
-        v["sessions"].as_u64()?,
-    ))
-}
-
 /// End to end: the real agent, on this machine's X2Go session database,
 /// reports to a real three-node cluster through the gateway; a session made
 /// with X2Go's own tools is in every node's replicated session table within
@@ -475,7 +458,7 @@ fn a_real_agent_reports_real_sessions_to_every_node() {
         "the agent's server and sessions on every node",
         Duration::from_secs(10),
         || {
-            let counts: Vec<_> = nodes.iter().map(agent_counts).collect();
+            let counts: Vec<_> = nodes.iter().map(|n| agent_counts(n.http)).collect();
             match counts[0] {
                 Some((1, 1, n)) if n >= 1 && counts.iter().all(|c| *c == counts[0]) => {
                     before = n;
@@ -494,7 +477,7 @@ fn a_real_agent_reports_real_sessions_to_every_node() {
         || {
             nodes
                 .iter()
-                .all(|n| agent_counts(n).is_some_and(|(_, _, s)| s == before + 1))
+                .all(|n| agent_counts(n.http).is_some_and(|(_, _, s)| s == before + 1))
         },
     );
     // The agent dies: its server is marked down by the cluster.
@@ -502,6 +485,6 @@ fn a_real_agent_reports_real_sessions_to_every_node() {
     common::wait_until("the server marked down", Duration::from_secs(10), || {
         nodes
             .iter()
-            .all(|n| agent_counts(n).is_some_and(|(servers, up, _)| servers == 1 && up == 0))
+            .all(|n| agent_counts(n.http).is_some_and(|(servers, up, _)| servers == 1 && up == 0))
     });
 }

@@ -106,23 +106,6 @@ async fn connect(
     Ok((tx, reply.into_inner()))
 }
 
-/// `/status/agents` of the node answering HTTP on `http`.
-fn counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
-    let reply = common::http::get_within(
-        http,
-        "/status/agents",
-        Duration::from_millis(300),
-        Duration::from_secs(5),
-    )
-    .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
-    Some((
-        v["servers"].as_u64()?,
-        v["servers_up"].as_u64()?,
-        v["sessions"].as_u64()?,
-    ))
-}
-
 /// The full list (two sessions), then a delta (one changed, one added, one
 /// removed) and a load report.
 async fn report_sessions(agent: &Agent) {
@@ -234,12 +217,12 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
             "1",
         ])
         .start();
-    assert_eq!(counts(broker.addr), Some((0, 0, 0)));
+    assert_eq!(agent_counts(broker.addr), Some((0, 0, 0)));
     let rt = runtime();
     let agent_cert = format!("agent-{TEST_AGENT}");
     // Another server's name in the Hello, and certificates that are not agents'.
     assert_refusals(&rt, &site, addr);
-    assert_eq!(counts(broker.addr), Some((0, 0, 0)));
+    assert_eq!(agent_counts(broker.addr), Some((0, 0, 0)));
 
     let (agent, replies) = rt
         .block_on(connect(&site, addr, &agent_cert, hello(TEST_AGENT)))
@@ -247,7 +230,7 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     std::thread::sleep(Duration::from_millis(1500));
     rt.block_on(report_sessions(&agent));
     wait_until("the reports in the state", Duration::from_secs(2), || {
-        counts(broker.addr) == Some((1, 1, 3))
+        agent_counts(broker.addr) == Some((1, 1, 3))
     });
     // The public API lists the user's live sessions.
     let live = rt.block_on(live_sessions(grpc_addr, "alice"));
@@ -276,7 +259,7 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     wait_until(
         "the silent server marked down",
         Duration::from_secs(5),
-        || counts(broker.addr) == Some((1, 0, 3)),
+        || agent_counts(broker.addr) == Some((1, 0, 3)),
     );
     // It comes back with a full list that replaces the old one.
     let (agent, _replies) = rt
@@ -290,7 +273,7 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     wait_until(
         "the server up with its new list",
         Duration::from_secs(2),
-        || counts(broker.addr) == Some((1, 1, 1)),
+        || agent_counts(broker.addr) == Some((1, 1, 1)),
     );
 }
 
@@ -317,7 +300,9 @@ fn reports_to_one_node_reach_every_node_of_a_cluster() {
         .expect("the agent's own Hello is accepted");
     rt.block_on(report_sessions(&agent));
     wait_until("the reports on every node", Duration::from_secs(2), || {
-        nodes.iter().all(|n| counts(n.http) == Some((1, 1, 3)))
+        nodes
+            .iter()
+            .all(|n| agent_counts(n.http) == Some((1, 1, 3)))
     });
     for n in nodes.iter_mut() {
         n.kill();

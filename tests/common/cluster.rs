@@ -259,3 +259,21 @@ pub async fn raft_channel(
         .await
         .unwrap()
 }
+
+/// `/status/agents` of the node answering HTTP on `http`: (servers,
+/// servers up, sessions) in its replicated tables.
+pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
+    let reply = get_within(
+        http,
+        "/status/agents",
+        Duration::from_millis(300),
+        Duration::from_secs(5),
+    )
+    .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
+    Some((
+        v["servers"].as_u64()?,
+        v["servers_up"].as_u64()?,
+        v["sessions"].as_u64()?,
+    ))
+}
