@@ -4,7 +4,7 @@
 //! are refused by the nodes), and follows the answer to the leader for
 //! membership changes.
 
-use crate::cluster::admin::{AddNode, AdminError, AdminResult};
+use crate::cluster::admin::{AddNode, AdminError, AdminResult, Drain, ServerRow};
 use crate::cluster::network::{decode, encode};
 use crate::cluster::proto::admin_client::AdminClient;
 use crate::cluster::proto::Payload;
@@ -22,6 +22,7 @@ enum Op {
     RemoveNode,
     Reload,
     Snapshot,
+    Drain,
 }
 
 /// Global options may stand before or after the subcommand.
@@ -75,6 +76,15 @@ pub enum CtlCommand {
     Snapshot,
     /// Have the node read its configuration files and propose them to the cluster.
     Reload,
+    /// The X2Go servers the agents report: state, load factor, sessions, the node they report through, the last report.
+    Servers,
+    /// Give a server no new sessions (its users' existing sessions still resume).
+    Drain {
+        /// The server's host name, as its agent reports it.
+        hostname: String,
+    },
+    /// Give a drained server new sessions again.
+    Undrain { hostname: String },
 }
 
 /// Why an admin call failed.
@@ -181,6 +191,7 @@ impl Ctl {
             Op::RemoveNode => c.remove_node(payload).await,
             Op::Reload => c.reload(payload).await,
             Op::Snapshot => c.snapshot(payload).await,
+            Op::Drain => c.drain(payload).await,
         }?;
         Ok(decode(reply.get_ref())?)
     }
@@ -278,7 +289,54 @@ impl Ctl {
                     .map_err(|e| CtlError::Refused(e.message))?;
                 Ok(self.done("snapshot started"))
             }
+            CtlCommand::Servers => self.servers().await,
+            CtlCommand::Drain { hostname } | CtlCommand::Undrain { hostname } => {
+                let drained = matches!(self.command, CtlCommand::Drain { .. });
+                let drain = Drain {
+                    hostname: hostname.clone(),
+                    drained,
+                };
+                self.call(&self.node, Op::Drain, encode(&drain)?)
+                    .await?
+                    .map_err(|e| CtlError::Refused(e.message))?;
+                let what = if drained { "drained" } else { "undrained" };
+                Ok(self.done(&format!("server {hostname} {what}")))
+            }
         }
+    }
+
+    /// `servers`: a table, or JSON rows.
+    async fn servers(&self) -> Result<String, CtlError> {
+        let reply = self
+            .connect(&self.node)
+            .await?
+            .servers(Payload::default())
+            .await?;
+        let rows: Vec<ServerRow> = decode::<AdminResult<Vec<ServerRow>>>(reply.get_ref())?
+            .map_err(|e| CtlError::Refused(e.message))?;
+        if self.json {
+            return Ok(serde_json::to_string_pretty(&rows)?);
+        }
+        let mut out = format!(
+            "{:<24} {:<8} {:>12} {:>8} {:>5}  {}\n",
+            "HOSTNAME", "STATE", "LOAD FACTOR", "SESSIONS", "NODE", "LAST REPORT (ms)"
+        );
+        for r in rows {
+            let state = match (r.up, r.drained) {
+                (false, _) => "down",
+                (true, true) => "drained",
+                (true, false) => "up",
+            };
+            let load = r
+                .load_factor
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "{:<24} {:<8} {:>12} {:>8} {:>5}  {}\n",
+                r.hostname, state, load, r.sessions, r.node, r.last_report_ms
+            ));
+        }
+        Ok(out)
     }
 
     fn done(&self, what: &str) -> String {

@@ -304,6 +304,43 @@ fn reports_to_one_node_reach_every_node_of_a_cluster() {
             .iter()
             .all(|n| agent_counts(n.http) == Some((1, 1, 3)))
     });
+
+    // Operators see the server and drain it through any node.
+    let servers = |node: &ClusterNode| -> serde_json::Value {
+        let (ok, out) = ctl(&site, node, &["servers", "--json"]);
+        assert!(ok, "x2gobrokerctl servers: {out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let rows = servers(&nodes[0]);
+    assert_eq!(rows[0]["hostname"], TEST_AGENT, "{rows}");
+    assert_eq!(
+        (
+            rows[0]["up"].clone(),
+            rows[0]["drained"].clone(),
+            rows[0]["sessions"].clone()
+        ),
+        (true.into(), false.into(), 3.into()),
+        "{rows}"
+    );
+    let (ok, table) = ctl(&site, &nodes[1], &["servers"]);
+    assert!(
+        ok && table.contains(TEST_AGENT) && table.contains(" up "),
+        "{table}"
+    );
+    let (ok, out) = ctl(&site, follower, &["drain", TEST_AGENT]);
+    assert!(ok, "drain: {out}");
+    for n in &nodes {
+        wait_until("the drain on every node", Duration::from_secs(2), || {
+            servers(n)[0]["drained"] == true
+        });
+    }
+    let (ok, out) = ctl(&site, &nodes[0], &["drain", "no-such-server"]);
+    assert!(!ok && out.contains("no-such-server"), "{out}");
+    let (ok, out) = ctl(&site, &nodes[2], &["undrain", TEST_AGENT]);
+    assert!(ok, "undrain: {out}");
+    wait_until("the undrain", Duration::from_secs(2), || {
+        servers(&nodes[0])[0]["drained"] == false
+    });
     for n in nodes.iter_mut() {
         n.kill();
     }

@@ -10,6 +10,7 @@ use super::network::{decode, encode};
 use super::proto::admin_server::{Admin, AdminServer};
 use super::proto::Payload;
 use super::{Member, Node, NodeId, Status};
+use crate::state::{Command, Outcome};
 use openraft::ChangeMembers;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -32,6 +33,28 @@ pub type AdminResult<T> = Result<T, AdminError>;
 pub struct AddNode {
     pub id: NodeId,
     pub member: Member,
+}
+
+/// One X2Go server as `x2gobrokerctl servers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRow {
+    pub hostname: String,
+    pub up: bool,
+    pub drained: bool,
+    /// The reference's load factor (higher is less loaded), once reported.
+    pub load_factor: Option<u64>,
+    pub sessions: usize,
+    /// The node its agent reported through last.
+    pub node: NodeId,
+    /// When that node received the last report (Unix milliseconds).
+    pub last_report_ms: u64,
+}
+
+/// Drain (or undrain) a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    pub hostname: String,
+    pub drained: bool,
 }
 
 pub struct AdminService {
@@ -138,6 +161,48 @@ impl Admin for AdminService {
     async fn reload(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
         authorize(&req, Rpc::Reload)?;
         let result: AdminResult<()> = self.node.reload().await.map_err(|e| self.failed(e));
+        reply(&result)
+    }
+
+    async fn servers(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Servers)?;
+        let result: AdminResult<Vec<ServerRow>> = async {
+            self.node.read_barrier().await.map_err(|e| self.failed(e))?;
+            Ok(self.node.read_state(|s| {
+                s.servers()
+                    .map(|(hostname, r)| ServerRow {
+                        hostname: hostname.clone(),
+                        up: r.up,
+                        drained: r.drained,
+                        load_factor: r.load.as_ref().map(|l| l.load_factor),
+                        sessions: s.sessions_on(hostname).count(),
+                        node: r.node,
+                        last_report_ms: r.last_report,
+                    })
+                    .collect()
+            }))
+        }
+        .await;
+        reply(&result)
+    }
+
+    async fn drain(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Drain)?;
+        let Drain { hostname, drained } = decode(req.get_ref())?;
+        let cmd = Command::DrainServer {
+            hostname: hostname.clone(),
+            drained,
+        };
+        let result: AdminResult<()> = match self.node.submit(cmd).await {
+            Ok(Outcome::UnknownServer) => {
+                Err(self.failed(format!("no agent has reported a server named {hostname:?}")))
+            }
+            Ok(_) => {
+                tracing::info!(server = %crate::logsafe::escaped(&hostname), drained, "server drain changed");
+                Ok(())
+            }
+            Err(e) => Err(self.failed(e)),
+        };
         reply(&result)
     }
 

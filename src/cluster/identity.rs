@@ -109,6 +109,8 @@ pub enum Rpc {
     RemoveNode,
     Reload,
     Snapshot,
+    Servers,
+    Drain,
 }
 
 impl Rpc {
@@ -121,9 +123,12 @@ impl Rpc {
             | Rpc::Submit
             | Rpc::ReadIndex
             | Rpc::LoginLimit => matches!(role, Role::Node(_)),
-            Rpc::AddNode | Rpc::RemoveNode | Rpc::Reload | Rpc::Snapshot => {
-                matches!(role, Role::Admin(_))
-            }
+            Rpc::AddNode
+            | Rpc::RemoveNode
+            | Rpc::Reload
+            | Rpc::Snapshot
+            | Rpc::Servers
+            | Rpc::Drain => matches!(role, Role::Admin(_)),
             Rpc::Status => matches!(role, Role::Node(_) | Role::Admin(_)),
         }
     }
@@ -132,7 +137,12 @@ impl Rpc {
     fn callers(self) -> &'static str {
         match self {
             Rpc::Status => "nodes and admins",
-            Rpc::AddNode | Rpc::RemoveNode | Rpc::Reload | Rpc::Snapshot => "admin certificates",
+            Rpc::AddNode
+            | Rpc::RemoveNode
+            | Rpc::Reload
+            | Rpc::Snapshot
+            | Rpc::Servers
+            | Rpc::Drain => "admin certificates",
             _ => "cluster nodes",
         }
     }
@@ -166,7 +176,7 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
 
-    const ALL: [Rpc; 11] = [
+    const ALL: [Rpc; 13] = [
         Rpc::AppendEntries,
         Rpc::Vote,
         Rpc::InstallSnapshot,
@@ -178,6 +188,8 @@ mod tests {
         Rpc::RemoveNode,
         Rpc::Reload,
         Rpc::Snapshot,
+        Rpc::Servers,
+        Rpc::Drain,
     ];
 
     fn certificate(dns: &[&str], uris: &[&str]) -> CertificateDer<'static> {
@@ -230,7 +242,13 @@ mod tests {
         for rpc in ALL {
             let raft = !matches!(
                 rpc,
-                Rpc::Status | Rpc::AddNode | Rpc::RemoveNode | Rpc::Reload | Rpc::Snapshot
+                Rpc::Status
+                    | Rpc::AddNode
+                    | Rpc::RemoveNode
+                    | Rpc::Reload
+                    | Rpc::Snapshot
+                    | Rpc::Servers
+                    | Rpc::Drain
             );
             assert_eq!(rpc.allows(&node), raft || rpc == Rpc::Status, "{rpc:?}");
             assert_eq!(rpc.allows(&admin), !raft, "{rpc:?}");
