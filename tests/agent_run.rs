@@ -440,11 +440,8 @@ fn a_real_agent_reports_real_sessions_to_every_node() {
     );
     for n in nodes.iter_mut() {
         n.args = vec!["--agent-timeout-ms".into(), "3000".into()];
-        n.start(&site);
     }
-    common::wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
+    start_all(&site, &mut nodes);
     let user = X2goUser::create("x2goe2e");
     let first = new_session(user.name(), TEST_AGENT, true);
     change_status(user.name(), "S", &first);

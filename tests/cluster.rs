@@ -35,15 +35,6 @@ fn pool_site() -> (Site, Vec<TcpListener>) {
     (Site::new(CONF, &profiles), servers)
 }
 
-fn start_all(site: &Site, nodes: &mut [ClusterNode]) {
-    for n in nodes.iter_mut() {
-        n.start(site);
-    }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(nodes).is_some()
-    });
-}
-
 fn select(node: &ClusterNode, user: &str) -> Option<String> {
     let r = node.post(
         "/plain/",

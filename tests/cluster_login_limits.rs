@@ -47,11 +47,8 @@ fn failed_logins_count_across_the_cluster() {
             "--failed-login-window".into(),
             WINDOW_S.to_string(),
         ];
-        n.start(&site);
     }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
+    start_all(&site, &mut nodes);
     // The configuration is replicated and start-up purges are applied: the log is quiet.
     wait_until(
         "every node to serve the profile",

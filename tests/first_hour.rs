@@ -125,11 +125,8 @@ fn a_three_node_start_logs_no_line_over_500_characters() {
     let mut nodes = cluster_nodes(&site, 3, "");
     for n in nodes.iter_mut() {
         n.rust_log = None;
-        n.start(&site);
     }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
+    start_all(&site, &mut nodes);
     for n in &nodes {
         let r = n.post("/plain/", "task=listsessions&user=u");
         assert_eq!(r.status, 200, "{}", r.body);

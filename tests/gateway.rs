@@ -281,13 +281,7 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
 fn reports_to_one_node_reach_every_node_of_a_cluster() {
     let site = Site::new(CONF, PROFILES);
     let mut nodes = cluster_nodes(&site, 3, TIMING);
-    for n in nodes.iter_mut() {
-        n.start(&site);
-    }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
-    let leader = agreed_leader(&nodes).unwrap();
+    let leader = start_all(&site, &mut nodes);
     // A follower's gateway: its batches go through the leader.
     let follower = nodes.iter().find(|n| n.id != leader).unwrap();
     let addr = follower.agents.unwrap();

@@ -233,12 +233,8 @@ fn finding2_parallel_failed_logins_across_the_cluster_reach_pam_at_most_the_limi
     let mut nodes = cluster_nodes(&site, 3, TIMING);
     for n in nodes.iter_mut() {
         n.args = vec!["--max-failed-logins-per-user".into(), LIMIT.to_string()];
-        n.start(&site);
     }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
-    let leader = agreed_leader(&nodes).unwrap();
+    let leader = start_all(&site, &mut nodes);
     wait_until("every node to answer", Duration::from_secs(20), || {
         nodes.iter().all(|n| {
             n.post("/plain/", &login_body("check-credentials", "FALSE"))

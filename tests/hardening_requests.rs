@@ -207,11 +207,8 @@ fn serving_cluster(site: &Site, per_client: usize) -> Vec<ClusterNode> {
             "--max-failed-logins-per-client".into(),
             per_client.to_string(),
         ];
-        n.start(site);
     }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
+    start_all(site, &mut nodes);
     wait_until("every node to serve", Duration::from_secs(20), || {
         nodes
             .iter()

@@ -14,7 +14,7 @@ use common::http::*;
 use common::processes::*;
 use common::site::*;
 use common::sockets::{addr_of, inherit, loopback};
-use common::{unique, wait_until};
+use common::unique;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -97,13 +97,7 @@ fn assert_private(dir: &Path) {
 fn finding8_node_and_admin_certificates_are_told_apart_on_every_rpc() {
     let site = Site::new(CONF, PROFILES);
     let mut nodes = cluster_nodes(&site, 3, TIMING);
-    for n in nodes.iter_mut() {
-        n.start(&site);
-    }
-    wait_until("a leader", Duration::from_secs(20), || {
-        agreed_leader(&nodes).is_some()
-    });
-    let leader = agreed_leader(&nodes).unwrap();
+    let leader = start_all(&site, &mut nodes);
     let on_leader = &nodes[(leader - 1) as usize];
     let rt = runtime();
     rt.block_on(async {

@@ -184,6 +184,19 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
         .collect()
 }
 
+/// Start every node and wait until they agree on a leader; its id.
+pub fn start_all(site: &Site, nodes: &mut [ClusterNode]) -> u64 {
+    for n in nodes.iter_mut() {
+        n.start(site);
+    }
+    let mut leader = None;
+    super::wait_until("a leader", Duration::from_secs(20), || {
+        leader = agreed_leader(nodes);
+        leader.is_some()
+    });
+    leader.expect("an agreed leader")
+}
+
 /// The id of the leader all running nodes agree on, if any.
 pub fn agreed_leader(nodes: &[ClusterNode]) -> Option<u64> {
     let mut leader = None;
