@@ -3,7 +3,8 @@
 //! name `x2gobroker-node`), one channel to one broker address, and the
 //! `AgentGateway/Connect` stream on it. The agent starts only with a
 //! certificate that names its own server (the broker accepts reports only
-//! for that name).
+//! for that name), read from files (`load`) or given as PEM texts
+//! (`from_pem`, the simulator's certificates made in memory).
 
 use super::proto::agent_gateway_client::AgentGatewayClient;
 use super::proto::{AgentMessage, BrokerCommand};
@@ -31,9 +32,10 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is not the agent certificate of {hostname:?}: {found}", path.display())]
+    #[error("{what} is not the agent certificate of {hostname:?}: {found}")]
     NotThisAgent {
-        path: PathBuf,
+        /// The certificate's file, or where it came from.
+        what: String,
         hostname: String,
         found: String,
     },
@@ -69,10 +71,11 @@ fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
     })
 }
 
-/// Refuse a certificate file that is not `hostname`'s agent certificate.
-fn check_agent_certificate(path: &Path, pem: &[u8], hostname: &str) -> Result<(), TransportError> {
+/// Refuse a certificate (`what`: its file) that is not `hostname`'s agent
+/// certificate.
+fn check_agent_certificate(what: &str, pem: &[u8], hostname: &str) -> Result<(), TransportError> {
     let refuse = |found: String| TransportError::NotThisAgent {
-        path: path.to_path_buf(),
+        what: what.to_string(),
         hostname: hostname.to_string(),
         found,
     };
@@ -93,12 +96,29 @@ impl GrpcTransport {
         key: &Path,
     ) -> Result<GrpcTransport, TransportError> {
         let cert_pem = read(cert)?;
-        check_agent_certificate(cert, &cert_pem, hostname)?;
+        check_agent_certificate(&cert.display().to_string(), &cert_pem, hostname)?;
+        let (ca_pem, key_pem) = (read(ca)?, read(key)?);
+        Ok(GrpcTransport::with_identity(&ca_pem, cert_pem, key_pem))
+    }
+
+    /// The same from PEM texts in memory (the simulator's certificates):
+    /// the CA, `hostname`'s agent certificate and its key.
+    pub fn from_pem(
+        hostname: &str,
+        ca_pem: &[u8],
+        cert_pem: Vec<u8>,
+        key_pem: Vec<u8>,
+    ) -> Result<GrpcTransport, TransportError> {
+        check_agent_certificate("the certificate given in memory", &cert_pem, hostname)?;
+        Ok(GrpcTransport::with_identity(ca_pem, cert_pem, key_pem))
+    }
+
+    fn with_identity(ca_pem: &[u8], cert_pem: Vec<u8>, key_pem: Vec<u8>) -> GrpcTransport {
         let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read(ca)?))
-            .identity(Identity::from_pem(cert_pem, read(key)?))
+            .ca_certificate(Certificate::from_pem(ca_pem))
+            .identity(Identity::from_pem(cert_pem, key_pem))
             .domain_name(NODE_NAME);
-        Ok(GrpcTransport { tls })
+        GrpcTransport { tls }
     }
 
     /// Connect to the broker at `addr` (`HOST:PORT`) and open the agent
@@ -171,5 +191,24 @@ mod tests {
             .err()
             .unwrap();
         assert!(missing.to_string().contains("agent-x2go9.pem"), "{missing}");
+    }
+
+    #[test]
+    fn a_transport_is_made_from_certificates_in_memory() {
+        let pki = tempfile::tempdir().unwrap();
+        crate::keygen::generate(pki.path(), &[], &[], &[]).unwrap();
+        let read = |f: &str| std::fs::read_to_string(pki.path().join(f)).unwrap();
+        let (ca, ca_key) = (read("ca.pem"), read("ca-key.pem"));
+        let (cert, key) = crate::keygen::issue_agent(&ca, &ca_key, "sim00000").unwrap();
+        let pem = |t: &String| t.clone().into_bytes();
+        assert!(GrpcTransport::from_pem("sim00000", ca.as_bytes(), pem(&cert), pem(&key)).is_ok());
+        let other = GrpcTransport::from_pem("sim00001", ca.as_bytes(), pem(&cert), pem(&key))
+            .err()
+            .unwrap();
+        assert_eq!(
+            other.to_string(),
+            "the certificate given in memory is not the agent certificate of \"sim00001\": \
+             it is the certificate of agent \"sim00000\""
+        );
     }
 }

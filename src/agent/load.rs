@@ -63,16 +63,21 @@ pub enum LoadError {
 /// The metrics of these /proc texts.
 pub fn metrics(proc: ProcTexts<'_>) -> Result<LoadMetrics, LoadError> {
     let loadavg = load_averages(proc.loadavg)?;
-    let loadavg_xx = ((loadavg[0] + loadavg[1] + loadavg[2]) * 100.0 / 3.0 + 1.0).max(1.0);
     let (num_cpu, cpu_mhz) = cpus(proc.cpuinfo);
     Ok(LoadMetrics {
         loadavg,
-        loadavg_xx: truncate(loadavg_xx),
+        loadavg_xx: loadavg_xx(loadavg),
         mem_avail: truncate(meminfo_kb(proc.meminfo, "MemAvailable") / 1000.0),
         my_mem_avail: truncate(my_mem_avail(proc.meminfo, proc.min_free_kbytes) / 1000.0),
         num_cpu,
         cpu_mhz: truncate(cpu_mhz),
     })
+}
+
+/// The reference agent's loadavgXX of the 1, 5 and 15 minute averages:
+/// `(avg1 + avg5 + avg15) * 100 / 3 + 1`, at least 1, truncated.
+pub fn loadavg_xx(loadavg: [f64; 3]) -> u64 {
+    truncate(((loadavg[0] + loadavg[1] + loadavg[2]) * 100.0 / 3.0 + 1.0).max(1.0))
 }
 
 /// The reference broker's load factor (higher = less loaded).

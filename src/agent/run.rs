@@ -26,7 +26,7 @@ pub const HEARTBEAT_AFTER: Duration = Duration::from_secs(2);
 pub const BACKOFF_MIN: Duration = Duration::from_millis(200);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A stream that lasted this long was healthy: the backoff starts over.
-const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// What the agent can do (Hello's capabilities).
 pub const CAPABILITIES: [&str; 3] = ["suspend", "terminate", "authorized-keys"];
 
@@ -122,7 +122,7 @@ pub async fn run(config: RunConfig) -> Result<Infallible, RunError> {
 
 /// An error and its causes, `: `-separated (tonic's transport errors say
 /// only "transport error" themselves), each cause once.
-fn with_causes(err: &dyn std::error::Error) -> String {
+pub fn with_causes(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {

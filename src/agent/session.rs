@@ -147,6 +147,33 @@ impl Session {
         })
     }
 
+    /// The line as `x2golistsessions_root` prints these fields (absent
+    /// numbers empty): `parse` of it gives the same session back.
+    pub fn to_line(&self) -> String {
+        fn opt<T: fmt::Display>(v: Option<T>) -> String {
+            v.map(|v| v.to_string()).unwrap_or_default()
+        }
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            opt(self.agent_pid),
+            self.session_id,
+            self.display,
+            self.server,
+            self.status,
+            self.init_time,
+            self.cookie,
+            self.client,
+            opt(self.graphics_port),
+            opt(self.sound_port),
+            self.last_time,
+            self.user,
+            self.age_secs,
+            opt(self.fs_port),
+            opt(self.tekictrl_port),
+            opt(self.tekidata_port),
+        )
+    }
+
     /// The same session in the same state: every field but the age (which
     /// grows by itself) and the raw line (which contains the age) is equal.
     pub fn same_state(&self, other: &Session) -> bool {
@@ -260,6 +287,15 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("cookie123"), "{json}");
         assert!(json.contains("\"status\":\"R\""), "{json}");
+    }
+
+    #[test]
+    fn lines_are_printed_as_parsed() {
+        for line in [RUNNING, INSERTED] {
+            let s = Session::parse(line).unwrap();
+            assert_eq!(s.to_line(), line);
+            assert_eq!(Session::parse(&s.to_line()).unwrap(), s);
+        }
     }
 
     #[test]
