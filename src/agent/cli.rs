@@ -1,14 +1,17 @@
 //! The `x2gobroker-agent` command line: argument parsing and dispatch only.
 //! `status` shows what the agent sees; `run` streams it to the brokers
-//! over gRPC.
+//! over gRPC; `simulate` plays many X2Go servers against the brokers
+//! (load tests, `simulate/`).
 
 use super::config::{ConfigError, RunSettings};
 use super::hostname;
 use super::run::{self as agent_run, RunError};
+use super::simulate::{self, transport::TransportKind, SimConfig, SimError};
 use super::status::{self, StatusError};
 use super::tools::Tools;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,6 +39,71 @@ pub enum AgentCommand {
     /// Connect out to a broker (mutual TLS from the cluster CA) and stream
     /// this server's sessions, changes and load; execute its commands.
     Run(RunArgs),
+    /// Play N X2Go servers with M sessions between them against the
+    /// brokers (load tests): each speaks the agent protocol with its own
+    /// agent certificate, made in memory from the cluster CA and its key.
+    Simulate(SimulateArgs),
+}
+
+/// `simulate`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Broker agent gateway addresses; server i starts at address i % count.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = true,
+        value_name = "ADDR[,ADDR...]"
+    )]
+    pub brokers: Vec<String>,
+    /// The cluster CA certificate.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca: PathBuf,
+    /// The cluster CA's private key (the servers' certificates are made from it, in memory).
+    #[arg(long, value_name = "CA-KEY.pem")]
+    pub ca_key: PathBuf,
+    /// Simulated X2Go servers.
+    #[arg(long)]
+    pub servers: usize,
+    /// Sessions of all servers together, spread evenly.
+    #[arg(long)]
+    pub sessions: usize,
+    /// How often each server reports its load.
+    #[arg(long, default_value_t = 2000)]
+    pub load_every_ms: u64,
+    /// How often each server changes one session (a status flip, or one ending and one starting).
+    #[arg(long, default_value_t = 10_000)]
+    pub change_every_ms: u64,
+    /// Servers are named PREFIX00000, PREFIX00001, ...
+    #[arg(long, default_value = "sim")]
+    pub name_prefix: String,
+    /// How the servers reach the brokers.
+    #[arg(long, value_enum, default_value_t = TransportKind::Grpc)]
+    pub transport: TransportKind,
+    /// Stop after this many seconds (default: at SIGINT or SIGTERM).
+    #[arg(long)]
+    pub duration_s: Option<u64>,
+    /// Write the totals as JSON to this file at the end.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+}
+
+impl SimulateArgs {
+    pub fn config(self) -> SimConfig {
+        SimConfig {
+            brokers: self.brokers,
+            ca: self.ca,
+            ca_key: self.ca_key,
+            servers: self.servers,
+            sessions: self.sessions,
+            load_every: Duration::from_millis(self.load_every_ms),
+            change_every: Duration::from_millis(self.change_every_ms),
+            name_prefix: self.name_prefix,
+            transport: self.transport,
+            duration: self.duration_s.map(Duration::from_secs),
+            stats_json: self.stats_json,
+        }
+    }
 }
 
 /// `run`'s flags; each given one wins over the `--config` file's key of the
@@ -98,9 +166,17 @@ pub enum AgentError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Simulate(#[from] SimError),
 }
 
 impl AgentCli {
+    /// Whether the subcommand wants a runtime with a thread per core (the
+    /// simulator's thousands of connections); the agent itself needs one thread.
+    pub fn wants_threads(&self) -> bool {
+        matches!(self.command, AgentCommand::Simulate(_))
+    }
+
     /// Run the subcommand; the answer is what to print.
     pub async fn run(self) -> Result<String, AgentError> {
         match self.command {
@@ -116,6 +192,10 @@ impl AgentCli {
             AgentCommand::Run(args) => {
                 let config = args.settings()?.resolve()?;
                 match agent_run::run(config).await? {}
+            }
+            AgentCommand::Simulate(args) => {
+                let totals = simulate::run(args.config()).await?;
+                Ok(totals.line(None))
             }
         }
     }
@@ -180,6 +260,58 @@ mod tests {
         assert!(
             AgentCli::try_parse_from(["x2gobroker-agent", "run", "--transport", "grpc"]).is_err()
         );
+    }
+
+    #[test]
+    fn simulate_options_parse_with_defaults() {
+        let cli = AgentCli::try_parse_from([
+            "x2gobroker-agent",
+            "simulate",
+            "--brokers",
+            "127.0.0.1:7001,127.0.0.1:7002",
+            "--ca",
+            "ca.pem",
+            "--ca-key",
+            "ca-key.pem",
+            "--servers",
+            "20",
+            "--sessions",
+            "100",
+            "--duration-s",
+            "30",
+        ])
+        .unwrap();
+        assert!(cli.wants_threads());
+        let AgentCommand::Simulate(args) = cli.command else {
+            panic!("not simulate");
+        };
+        let c = args.config();
+        assert_eq!(c.brokers.len(), 2);
+        assert_eq!((c.servers, c.sessions), (20, 100));
+        assert_eq!(c.load_every, Duration::from_millis(2000));
+        assert_eq!(c.change_every, Duration::from_millis(10_000));
+        assert_eq!(
+            (c.name_prefix.as_str(), c.transport),
+            ("sim", TransportKind::Grpc)
+        );
+        assert_eq!(c.duration, Some(Duration::from_secs(30)));
+        // Only gRPC for now; the CA key is required.
+        let base = [
+            "x2gobroker-agent",
+            "simulate",
+            "--brokers",
+            "a:1",
+            "--ca",
+            "c",
+        ];
+        let more = ["--servers", "1", "--sessions", "1"];
+        let with = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(&more).chain(extra).copied().collect();
+            AgentCli::try_parse_from(args)
+        };
+        assert!(with(&["--ca-key", "k", "--transport", "grpc"]).is_ok());
+        assert!(with(&["--ca-key", "k", "--transport", "quic"]).is_err());
+        assert!(with(&[]).is_err());
     }
 
     #[tokio::test]

@@ -5,7 +5,9 @@
 //! `authkeys`, `as_user`, `user`). `wire` turns all of it into the
 //! `agent.proto` messages; `run` streams them to a broker over `grpc`
 //! (mutual TLS), with its settings from `config` and the server's
-//! `addresses`; `status` and `cli` are the command line.
+//! `addresses`; `status` and `cli` are the command line. `simulate` plays
+//! many X2Go servers with the same messages and transport against the
+//! brokers, for load tests.
 
 pub mod addresses;
 pub mod as_user;
@@ -19,6 +21,7 @@ pub mod load;
 pub mod run;
 pub mod session;
 pub mod sessions;
+pub mod simulate;
 pub mod status;
 #[cfg(test)]
 mod testing;
