@@ -6,8 +6,9 @@
 //! broker address `i % len` so the servers spread over the nodes, and lets
 //! its sessions and load evolve (`churn`, `hardware`, with `rng`). Servers
 //! connect gradually (`RAMP_BATCH` per `RAMP_EVERY`); `stats` counts what
-//! they send and a summary goes to stderr every `SUMMARY_EVERY`.
-//! `transport` is the choice of the agent's transport per server.
+//! they send, and a one-line summary (the command's progress output, not a
+//! log) goes to stderr every `SUMMARY_EVERY`. `transport` is the choice of
+//! the agent's transport per server.
 
 pub mod churn;
 pub mod hardware;

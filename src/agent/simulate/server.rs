@@ -45,14 +45,14 @@ enum LinkError {
 
 /// A simulated server and its way to the brokers.
 pub struct SimServer {
-    pub model: ServerModel,
-    pub link: Link,
-    pub brokers: Arc<[String]>,
+    pub(super) model: ServerModel,
+    pub(super) link: Link,
+    pub(super) brokers: Arc<[String]>,
     /// The index of the broker address to try first.
-    pub first: usize,
-    pub timing: Timing,
-    pub stats: Arc<Stats>,
-    pub rng: Rng,
+    pub(super) first: usize,
+    pub(super) timing: Timing,
+    pub(super) stats: Arc<Stats>,
+    pub(super) rng: Rng,
 }
 
 /// When each periodic thing is due next.
