@@ -17,12 +17,26 @@
 # window) and reports the honest users' success rate and p99 (goal: 100 %,
 # under 50 ms). Loopback only; the run lasts the given seconds.
 #
-# Usage: scripts/bench.sh [single|cluster|auth] [seconds-per-run]   (default: single 10)
+# `agents` mode: the agent gateways under 5,000 X2Go servers. Three nodes of
+# ours with agent gateways, and `x2gobroker-agent simulate` playing 5,000
+# servers with 50,000 sessions (a load report every 2 s and a session change
+# every 10 s per server) over mutual TLS. Once every server is up and every
+# session visible on every node, it measures for the given seconds (default
+# 30): per node the report-to-visible latency (`visible_ms` of
+# /status/agents: p50/p99/max over the node's last 30 s of applied
+# reports), CPU % and peak RSS, and the simulator's CPU %; then
+# selectsession (wrk, as in `cluster`) through the leader and a follower
+# with the simulator running and again after it stopped, and the ratios.
+# It raises `ulimit -n` to the hard limit (thousands of connections).
+#
+# Usage: scripts/bench.sh [single|cluster|auth|agents] [seconds-per-run]   (default: single 10; agents 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=single
-case "${1:-}" in single|cluster|auth) MODE=$1; shift ;; esac
-DUR=${1:-10}
+case "${1:-}" in single|cluster|auth|agents) MODE=$1; shift ;; esac
+DEFAULT_DUR=10
+[ "$MODE" = agents ] && DEFAULT_DUR=30
+DUR=${1:-$DEFAULT_DUR}
 . scripts/lib/deps.sh
 # The load generator, the reference to compare with, and what building ours needs.
 ensure_packages wrk curl x2gobroker-daemon build-essential libpam0g-dev pkg-config protobuf-compiler
@@ -67,7 +81,9 @@ CONF
   exit 0
 fi
 
-cargo build --release --quiet --bin x2gobroker --example static_http
+BINS=(--bin x2gobroker)
+if [ "$MODE" = agents ]; then BINS+=(--bin x2gobroker-agent); ulimit -n "$(ulimit -Hn)"; fi
+cargo build --release --quiet "${BINS[@]}" --example static_http
 OURS=target/release/x2gobroker
 STATIC=target/release/examples/static_http
 WORK=$(mktemp -d)
@@ -119,11 +135,14 @@ CONF
   done
 } >"$WORK/profiles.conf"
 
+# The reference (not needed by `agents`).
+if [ "$MODE" != agents ]; then
 REF_PORT=$(free_port); OUR_PORT=$(free_port); STATIC_PORT=$(free_port)
 LOGNAME=root HOME="$WORK" X2GOBROKER_SESSIONPROFILES="$WORK/profiles.conf" \
   /usr/bin/python3 /usr/bin/x2gobroker -M HTTP -C "$WORK/x2gobroker.conf" -b "127.0.0.1:$REF_PORT" >"$WORK/ref.log" 2>&1 &
 REF_PID=$!; PIDS+=($REF_PID)
 wait_port "$REF_PORT"
+fi
 
 # Each request a different user (and profile for selectsession).
 cat >"$WORK/list.lua" <<'LUA'
@@ -185,9 +204,12 @@ printf '\nratios (ours / reference): listsessions %sx, selectsession %sx; ours /
 exit 0
 fi
 
-# ---- cluster mode: three nodes of ours on loopback ----
-declare -a NHTTP NRAFT NPID
-for n in 1 2 3; do NHTTP[$n]=$(free_port); NRAFT[$n]=$(free_port); done
+# ---- cluster and agents modes: three nodes of ours on loopback ----
+declare -a NHTTP NRAFT NAGENT NPID
+for n in 1 2 3; do NHTTP[$n]=$(free_port); NRAFT[$n]=$(free_port); NAGENT[$n]=$(free_port); done
+NODE_ARGS=()
+# 5,000 agents over three gateways: more than the default 1,024 connections per listener.
+[ "$MODE" = agents ] && NODE_ARGS=(--max-connections 8192)
 members=""
 for n in 1 2 3; do members+=$'[[members]]\n'"id = $n"$'\n'"raft = \"127.0.0.1:${NRAFT[$n]}\""$'\n'"http = \"127.0.0.1:${NHTTP[$n]}\""$'\n\n'; done
 $OURS keygen --out "$WORK/pki" --nodes 1,2,3 >/dev/null
@@ -202,17 +224,19 @@ session_profiles = "$WORK/profiles.conf"
 cluster_ca = "$WORK/pki/ca.pem"
 node_cert = "$WORK/pki/node$n.pem"
 node_key = "$WORK/pki/node$n-key.pem"
+$([ "$MODE" = agents ] && echo "agents = \"127.0.0.1:${NAGENT[$n]}\"")
 
 $members
 TOML
 done
-start_node() { RUST_LOG=warn $OURS serve --config "$WORK/node$1.toml" >>"$WORK/node$1.log" 2>&1 & NPID[$1]=$!; PIDS+=(${NPID[$1]}); }
+start_node() { RUST_LOG=warn $OURS serve --config "$WORK/node$1.toml" ${NODE_ARGS[@]+"${NODE_ARGS[@]}"} >>"$WORK/node$1.log" 2>&1 & NPID[$1]=$!; PIDS+=(${NPID[$1]}); }
 status_field() { curl -s --max-time 1 "http://127.0.0.1:${NHTTP[$1]}/status" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2'))" 2>/dev/null || echo none; }
 leader() { for n in 1 2 3; do [ -n "${NPID[$n]:-}" ] || continue; l=$(status_field "$n" leader); [ "$l" != none ] && [ "$l" != None ] && { echo "$l"; return; }; done; echo none; }
 for n in 1 2 3; do start_node $n; done
 for n in 1 2 3; do wait_port "${NHTTP[$n]}"; done
 for _ in $(seq 1 100); do [ "$(leader)" != none ] && break; sleep 0.1; done
 L=$(leader); F=$(( L % 3 + 1 ))
+[ "$MODE" = agents ] && { . scripts/lib/bench_agents.sh; exit 0; }
 printf 'bench cluster: %ss per run, wrk -t2 -c64, three nodes (leader %s), 12 profiles x 8 live hosts\n' "$DUR" "$L"
 read -r RL_RPS RL_P99 RL_ERR < <(run ref-list "$REF_PORT" "$WORK/list.lua")
 read -r RS_RPS RS_P99 RS_ERR < <(run ref-select "$REF_PORT" "$WORK/select.lua")
