@@ -71,6 +71,8 @@ pub struct Broker {
     groups: GroupCache,
     pam: Pam,
     hostname: String,
+    /// This node's agent gateway: pending reports and connected agents.
+    agents: crate::gateway::Agents,
 }
 
 impl Broker {
@@ -86,6 +88,7 @@ impl Broker {
             groups: GroupCache::default(),
             pam: Pam::new(&settings.pam_service, crate::auth::pam::CONCURRENCY),
             hostname: hostname(),
+            agents: crate::gateway::Agents::default(),
             loaded: RwLock::new(Arc::new(loaded)),
             ledger,
             settings,
@@ -95,6 +98,11 @@ impl Broker {
     /// The configuration in force.
     pub fn current(&self) -> Arc<Loaded> {
         self.loaded.read().clone()
+    }
+
+    /// This node's agent gateway (its listeners feed it).
+    pub fn agents(&self) -> &crate::gateway::Agents {
+        &self.agents
     }
 
     /// The cluster member this broker submits through, when clustered.

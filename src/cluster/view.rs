@@ -49,6 +49,11 @@ impl Node {
     pub fn read_state<T>(&self, f: impl FnOnce(&crate::state::State) -> T) -> T {
         f(&self.machine.read().state)
     }
+
+    /// How fresh the agent reports this node applied were.
+    pub fn visible_summary(&self) -> crate::storage::visibility::VisibleSummary {
+        self.machine.read().visibility.summary()
+    }
 }
 
 /// What `/status` reports about a node.

@@ -104,14 +104,14 @@ pub async fn run(
     }
     if let Some(listener) = listeners.agents {
         log_listening(&listener, "agents");
-        let pending = Arc::default();
+        let agents = broker.agents().clone();
         background.push(tokio::spawn(gateway::propose_periodically(
             broker.clone(),
-            Arc::clone(&pending),
+            Arc::clone(&agents.pending),
             agent_timeout,
         )));
         let router = grpc::builder(tls.agents, &limits, limits.grpc_max_streams)?
-            .add_service(gateway::server(pending));
+            .add_service(gateway::server(agents));
         tracker.spawn(grpc::serve(
             router,
             listener,

@@ -88,6 +88,9 @@ pub struct AgentReport {
     pub sessions: Option<SessionChange>,
     /// Its latest load report, if one came.
     pub load: Option<LoadRecord>,
+    /// The agent's time stamp of the oldest news in this report (for the
+    /// report-to-visible latency; not part of the state).
+    pub since: Option<Millis>,
 }
 
 /// A server's sessions as reported: all of them, or what changed.

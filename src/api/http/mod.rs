@@ -122,7 +122,7 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
     if path == "/status/agents" {
         return match method {
             Method::GET => {
-                let counts = broker.read_applied(crate::gateway::counts::AgentCounts::of);
+                let counts = crate::gateway::counts::AgentCounts::of(broker);
                 let body = serde_json::to_string_pretty(&counts).unwrap_or_default();
                 Ok(response::page(response::APPLICATION_JSON, body))
             }
