@@ -4,12 +4,14 @@
 //! no frontend can forget it: a node cut off from the cluster majority
 //! refuses instead of answering from a stale configuration.
 
+use super::resume::live_sessions;
 use super::{Backend, Broker, LedgerError, Loaded};
 use crate::acl::Acls;
 use crate::auth;
 use crate::auth::nss::NssError;
 use crate::config::value::{self, Value};
 use crate::config::BrokerConf;
+use crate::placement::{matching_hostnames, UserSession};
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{Profile, BUILTIN_DEFAULTS};
 use std::net::IpAddr;
@@ -34,6 +36,16 @@ pub struct Lister<'a> {
     client: Option<IpAddr>,
     /// The user's groups, read once when some profile has group rules.
     groups: Option<Groups>,
+    /// The user's sessions as the X2Go servers' agents report them.
+    sessions: Vec<UserSession>,
+}
+
+/// A profile with the user's session on one of its hosts: `status=S` (or
+/// `R`) and that `host=` in its listing, as the reference shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveStatus {
+    pub status: char,
+    pub host: String,
 }
 
 /// A user's groups, or why they could not be read.
@@ -59,12 +71,17 @@ impl Broker {
             true => Some(self.groups_of(loaded, user).await),
             false => None,
         };
+        let sessions = match backend {
+            Backend::Inifile => self.ledger.read(|s| live_sessions(s, user)),
+            _ => Vec::new(),
+        };
         Ok(Lister {
             loaded,
             backend,
             user,
             client,
             groups,
+            sessions,
         })
     }
 
@@ -146,21 +163,56 @@ impl Lister<'_> {
         decide(&profile.acls, self.user, self.client, self.groups.as_ref())
     }
 
+    /// The user's session on one of `profile`'s hosts: a suspended one
+    /// first, then a running one; the host as the reference's host name
+    /// matching names it (the first in sorted order). None for
+    /// desktop-sharing profiles, which never resume.
+    pub fn live_status(&self, profile: &Profile) -> Option<LiveStatus> {
+        if self.sessions.is_empty() || profile.is_shadow() {
+            return None;
+        }
+        let names = profile.host_names();
+        let on = |suspended: bool| -> Vec<String> {
+            self.sessions
+                .iter()
+                .filter(|s| s.suspended == suspended)
+                .map(|s| s.server.clone())
+                .collect()
+        };
+        [('S', true), ('R', false)]
+            .into_iter()
+            .find_map(|(status, suspended)| {
+                let host = matching_hostnames(&names, &on(suspended))
+                    .into_iter()
+                    .next()?;
+                Some(LiveStatus { status, host })
+            })
+    }
+
+    /// `profile` rendered for the user, with its live status when it has one.
+    pub fn render(&self, profile: &Profile) -> Vec<(String, Value)> {
+        let ctx = RenderContext {
+            user: self.user,
+            default_autologin: self.loaded.conf.global_bool("default-session-autologin"),
+        };
+        let mut entries = render(profile, &ctx);
+        if let Some(live) = self.live_status(profile) {
+            with_live_status(&mut entries, &live);
+        }
+        entries
+    }
+
     /// The profiles the user may use, rendered for them, sorted by profile id.
     pub fn profiles(&self) -> Vec<Rendered> {
         match self.backend {
             Backend::Inifile => {
-                let ctx = RenderContext {
-                    user: self.user,
-                    default_autologin: self.loaded.conf.global_bool("default-session-autologin"),
-                };
                 let mut out: Vec<Rendered> = self
                     .loaded
                     .profiles
                     .profiles
                     .iter()
                     .filter(|p| self.permits(p))
-                    .map(|p| (p.id.clone(), render(p, &ctx)))
+                    .map(|p| (p.id.clone(), self.render(p)))
                     .collect();
                 out.sort_by(|a, b| a.0.cmp(&b.0));
                 out
@@ -169,6 +221,17 @@ impl Lister<'_> {
             Backend::Base => Vec::new(),
         }
     }
+}
+
+/// Show `live` in rendered entries: `host=` names the session's server
+/// (in place), `status=` follows the other keys.
+pub fn with_live_status(entries: &mut Vec<(String, Value)>, live: &LiveStatus) {
+    let host = Value::List(vec![live.host.clone()]);
+    match entries.iter_mut().find(|(k, _)| k == "host") {
+        Some((_, v)) => *v = host,
+        None => entries.push(("host".into(), host)),
+    }
+    entries.push(("status".into(), Value::Str(live.status.to_string())));
 }
 
 /// The zeroconf backend's one profile: the local desktop.

@@ -6,7 +6,8 @@
 //! One file per task: `task` (what a request asks for), `access`
 //! (passwords, cookies, rate limiting), `listing` (profiles and placements
 //! a user may see, after the read barrier), `selection` (choosing a server),
-//! `pubkeys`; and what they stand on: `limits` (failed-login counts, the
+//! `resume` (the user's own session, as the agents report it),
+//! `pubkeys`, `orders` (for the X2Go servers' agents); and what they stand on: `limits` (failed-login counts, the
 //! leader's in a cluster), `loaded` (the configuration in
 //! force), `ledger` (where state commands go), `probe` (server port scans),
 //! `error`.
@@ -17,8 +18,10 @@ pub mod ledger;
 mod limits;
 pub mod listing;
 pub mod loaded;
+mod orders;
 pub mod probe;
 pub mod pubkeys;
+pub mod resume;
 pub mod selection;
 pub mod task;
 
@@ -79,8 +82,10 @@ impl Broker {
     pub fn new(settings: Settings, ledger: Ledger) -> Result<Self, LoadError> {
         let loaded = load_config(&settings)?;
         let limiter = Arc::new(RateLimiter::new(settings.user_limit, settings.client_limit));
+        let agents = crate::gateway::Agents::default();
         if let Ledger::Cluster(node) = &ledger {
             node.set_login_limiter(limiter.clone());
+            node.set_agent_links(agents.links.clone());
         }
         Ok(Self {
             prober: Prober::new(settings.probe_ttl),
@@ -88,7 +93,7 @@ impl Broker {
             groups: GroupCache::default(),
             pam: Pam::new(&settings.pam_service, crate::auth::pam::CONCURRENCY),
             hostname: hostname(),
-            agents: crate::gateway::Agents::default(),
+            agents,
             loaded: RwLock::new(Arc::new(loaded)),
             ledger,
             settings,

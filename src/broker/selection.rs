@@ -1,8 +1,12 @@
 //! Session selection (`selectsession`): the profile's candidate hosts,
-//! probed at once; one candidate is the answer by itself (no state command,
-//! see `placement::sole_host`), several go through the ledger's `Place`
-//! command so that every node decides alike. The `Place` write is what
-//! makes a selection linearizable, so no read barrier is needed here.
+//! probed at once. First the user's own session, as the X2Go servers'
+//! agents report it (`resume`): a suspended one is handed out, a running
+//! one is suspended through its agent first. Otherwise one candidate is
+//! the answer by itself (no state command, see `placement::sole_host`),
+//! several go through the ledger's `Place` command so that every node
+//! decides alike, on the reported load where there are agents. The
+//! `Place` write is what makes a new placement linearizable; the session
+//! lookup waits for the read barrier.
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::logsafe::escaped;
@@ -16,6 +20,8 @@ use std::net::IpAddr;
 pub struct Selected {
     pub server: String,
     pub port: i64,
+    /// The resumed session's `x2golistsessions` line (SESSION_INFO).
+    pub session_info: Option<String>,
 }
 
 impl Selected {
@@ -24,6 +30,7 @@ impl Selected {
         Selected {
             server: "no-server-available".into(),
             port,
+            session_info: None,
         }
     }
 
@@ -32,6 +39,7 @@ impl Selected {
         Selected {
             server: "no-X2Go-Server-available".into(),
             port,
+            session_info: None,
         }
     }
 
@@ -39,6 +47,7 @@ impl Selected {
         Selected {
             server: profile.address_of(name),
             port: profile.port_of(name),
+            session_info: None,
         }
     }
 }
@@ -46,14 +55,16 @@ impl Selected {
 impl Broker {
     /// Choose the server for `user` and profile `profile_id`. `user` is the
     /// authenticated broker user: the profile's ACLs are checked against it
-    /// and the placement is recorded under it. The server-side user name a
-    /// client may ask for (`login`) plays no part in the choice.
+    /// and a new placement is recorded under it. `server_user` (the
+    /// client's `login`, else `user`) owns the sessions on the X2Go
+    /// servers: its session is the one resumed, as the reference does.
     pub async fn select_session(
         &self,
         loaded: &Loaded,
         backend: Backend,
         profile_id: &str,
         user: &str,
+        server_user: &str,
         client: Option<IpAddr>,
     ) -> Result<Selected, BrokerError> {
         match backend {
@@ -62,6 +73,7 @@ impl Broker {
                 return Ok(Selected {
                     server: "localhost".into(),
                     port: 22,
+                    session_info: None,
                 })
             }
             Backend::Base => return Ok(Selected::no_server(22)),
@@ -79,6 +91,11 @@ impl Broker {
         }
         let names = self.candidate_names(profile, &initial);
         let candidates = self.probe_all(loaded, profile, &names).await;
+        if !profile.is_shadow() {
+            if let Some(resumed) = self.resume(profile, &candidates, server_user).await? {
+                return Ok(resumed);
+            }
+        }
         if let Some(only) = placement::sole_host(&candidates) {
             return Ok(if only.alive {
                 Selected::host(profile, &only.name)
@@ -87,6 +104,7 @@ impl Broker {
                 Selected {
                     server: profile.address_of(the_host),
                     port: profile.port_of(&only.name),
+                    session_info: None,
                 }
             } else {
                 Selected::no_x2go_server(profile.port_of(&only.name))

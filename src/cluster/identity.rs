@@ -104,6 +104,7 @@ pub enum Rpc {
     Submit,
     ReadIndex,
     LoginLimit,
+    AgentOrder,
     Status,
     AddNode,
     RemoveNode,
@@ -122,7 +123,8 @@ impl Rpc {
             | Rpc::InstallSnapshot
             | Rpc::Submit
             | Rpc::ReadIndex
-            | Rpc::LoginLimit => matches!(role, Role::Node(_)),
+            | Rpc::LoginLimit
+            | Rpc::AgentOrder => matches!(role, Role::Node(_)),
             Rpc::AddNode
             | Rpc::RemoveNode
             | Rpc::Reload
@@ -176,13 +178,14 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
 
-    const ALL: [Rpc; 13] = [
+    const ALL: [Rpc; 14] = [
         Rpc::AppendEntries,
         Rpc::Vote,
         Rpc::InstallSnapshot,
         Rpc::Submit,
         Rpc::ReadIndex,
         Rpc::LoginLimit,
+        Rpc::AgentOrder,
         Rpc::Status,
         Rpc::AddNode,
         Rpc::RemoveNode,

@@ -10,6 +10,7 @@
 //! says of the applied state.
 
 pub mod admin;
+pub mod agent_orders;
 pub mod batch;
 pub mod error;
 pub mod identity;
@@ -114,6 +115,8 @@ pub struct Node {
     /// The failed-login counters this node keeps (set by the broker); the
     /// leader's serve the whole cluster (see `login_limits`).
     login_limiter: std::sync::OnceLock<Arc<RateLimiter>>,
+    /// The agents connected to this node (set by the broker; see `agent_orders`).
+    agent_links: std::sync::OnceLock<Arc<crate::gateway::Links>>,
     /// Stamps submitted commands with this node's request ids.
     request_ids: request_ids::RequestIds,
     /// What `/status` reports of the applied state, per applied entry.
@@ -175,6 +178,7 @@ impl Node {
             forwarded,
             reloader: std::sync::OnceLock::new(),
             login_limiter: std::sync::OnceLock::new(),
+            agent_links: std::sync::OnceLock::new(),
             request_ids: request_ids::RequestIds::new(id),
             summary: summary::SummaryCache::default(),
         });

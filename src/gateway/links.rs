@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 64;
 
 /// A command could not be carried out through an agent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CommandError {
     #[error("the agent of {0:?} is not connected to this node")]
     NotConnected(String),
@@ -98,6 +98,25 @@ impl Links {
                 tracing::debug!(server = %host, command = result.command_id, "a result for no waiting command")
             }
         }
+    }
+
+    /// Carry out `order` through `host`'s agent (connected here).
+    pub async fn order(
+        &self,
+        host: &str,
+        order: &super::orders::Order,
+        wait: Duration,
+    ) -> Result<super::orders::OrderResult, CommandError> {
+        let result = self.command(host, order.command(), wait).await;
+        match &result {
+            Ok(r) => {
+                tracing::info!(server = %host, order = order.kind(), ok = r.ok, message = %crate::logsafe::escaped(&r.message), "agent order done")
+            }
+            Err(e) => {
+                tracing::warn!(server = %host, order = order.kind(), error = %e, "agent order failed")
+            }
+        }
+        result.map(Into::into)
     }
 
     /// Send `command` to `host`'s agent and wait up to `wait` for its result.

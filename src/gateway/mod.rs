@@ -3,7 +3,7 @@
 //! `connection` checks who connects and what each message does, whatever
 //! the transport; `service` is the gRPC transport; `coalesce` buffers the
 //! reports per server; `links` holds the connected agents and sends them
-//! commands; `propose` turns the buffer into one `AgentReports` command
+//! commands (`orders`, also between nodes); `propose` turns the buffer into one `AgentReports` command
 //! every `BATCH_EVERY` and marks silent servers down; `tls` is the
 //! listener's identity; `counts` what `/status/agents` shows.
 
@@ -11,6 +11,7 @@ pub mod coalesce;
 pub mod connection;
 pub mod counts;
 pub mod links;
+pub mod orders;
 pub mod propose;
 pub mod service;
 pub mod tls;

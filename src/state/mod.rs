@@ -37,15 +37,15 @@ pub use servers::{LoadRecord, ServerRecord};
 pub use sessions::SessionRecord;
 
 use cookies::Presented;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The whole state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     cookies: BTreeMap<(String, String), CookieRecord>,
     placements: BTreeMap<(String, String), PlacementRecord>,
-    /// Derived: placements per host.
-    per_host: HashMap<String, u32>,
+    /// Derived: the placements by (host, profile, user).
+    by_host: BTreeSet<(String, String, String)>,
     /// The replicated configuration and its version (1, 2, ...).
     config: Option<(u64, ConfigTexts)>,
     /// Applied request ids and their outcomes (see `requests`).
@@ -56,6 +56,8 @@ pub struct State {
     servers: BTreeMap<String, ServerRecord>,
     /// Their sessions by (hostname, session id).
     sessions: BTreeMap<(String, String), SessionRecord>,
+    /// Derived: the sessions by (user, hostname, session id).
+    by_user: BTreeSet<(String, String, String)>,
 }
 
 impl State {

@@ -133,7 +133,7 @@ impl State {
             } else if let Some(rest) = k.strip_prefix(SESSION_PREFIX) {
                 let id = split_key(rest).ok_or_else(|| bad_key("session", &k))?;
                 let rec = serde_json::from_slice(&v).map_err(|e| bad_record("session", &k, e))?;
-                s.sessions.insert(id, rec);
+                s.insert_session(id, rec);
             }
         }
         Ok(s)

@@ -73,7 +73,9 @@ impl State {
             s.insert_request(id, rec);
         }
         s.servers = snap.servers.into_iter().collect();
-        s.sessions = snap.sessions.into_iter().collect();
+        for (k, rec) in snap.sessions {
+            s.insert_session(k, rec);
+        }
         Ok(s)
     }
 }

@@ -143,7 +143,7 @@ fn writes_rebuild_the_same_state() {
     let rebuilt = State::from_pairs(store).unwrap();
     assert_eq!(rebuilt.cookies, s.cookies);
     assert_eq!(rebuilt.placements, s.placements);
-    assert_eq!(rebuilt.per_host, s.per_host);
+    assert_eq!(rebuilt.by_host, s.by_host);
 }
 
 proptest! {

@@ -169,6 +169,7 @@ impl BrokerApi for Api {
                 Backend::Inifile,
                 &r.profile_id,
                 &user,
+                server_user,
                 Some(client),
             )
             .await
@@ -178,6 +179,7 @@ impl BrokerApi for Api {
             next_authid,
             server: s.server,
             port: u32::try_from(s.port).unwrap_or(0),
+            session_info: s.session_info.unwrap_or_default(),
         }))
     }
 

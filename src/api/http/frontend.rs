@@ -10,7 +10,6 @@ use super::Context;
 use crate::broker::{Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Task};
 use crate::config::value::Value;
 use crate::logsafe::escaped;
-use crate::profiles::render::{render, RenderContext};
 use hyper::Response;
 use std::net::IpAddr;
 
@@ -148,7 +147,7 @@ pub async fn handle(
         }
         Task::SelectSession { profile_id } => {
             let s = broker
-                .select_session(loaded, backend, profile_id, user, Some(client))
+                .select_session(loaded, backend, profile_id, user, server_user, Some(client))
                 .await?;
             tracing::info!(user = %escaped(&user), server_user = %escaped(&server_user), profile = %escaped(&profile_id), server = %s.server, port = s.port, "session selected");
             answer.selected = Some(s);
@@ -188,6 +187,11 @@ impl Answer<'_> {
                 }
                 if let Some(s) = &self.selected {
                     out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
+                    if let Some(info) = &s.session_info {
+                        out.push_str("SESSION_INFO:");
+                        out.push_str(info);
+                        out.push('\n');
+                    }
                 }
                 response::ok(TEXT_PLAIN, out)
             }
@@ -208,10 +212,13 @@ impl Answer<'_> {
                     payload.push(("profiles".into(), Json::object(list)));
                 }
                 if let Some(s) = self.selected {
-                    let sel = vec![
+                    let mut sel = vec![
                         ("server".to_string(), Json::str(s.server)),
                         ("port".to_string(), Json::str(s.port.to_string())),
                     ];
+                    if let Some(info) = s.session_info {
+                        sel.push(("session_info".to_string(), Json::str(info)));
+                    }
                     payload.push(("selected_session".into(), Json::object(sel)));
                 }
                 response::ok(TEXT_JSON, Json::object(payload).to_text())
@@ -243,7 +250,6 @@ fn listed(
             })
             .collect();
     }
-    let default_autologin = loaded.conf.global_bool("default-session-autologin");
     ctx.listing
         .get(loaded)
         .profiles
@@ -252,20 +258,11 @@ fn listed(
         .map(|(p, laid)| {
             let mut text = String::new();
             match (laid, dialect) {
+                // A profile with the user's session differs per user: rendered now.
+                _ if lister.live_status(p).is_some() => text = lay(&p.id, &lister.render(p)),
                 (Some(l), Dialect::Plain) => l.plain.fill(&mut text, user, false),
                 (Some(l), Dialect::Json) => l.json.fill(&mut text, user, true),
-                (None, _) => {
-                    text = lay(
-                        &p.id,
-                        &render(
-                            p,
-                            &RenderContext {
-                                user,
-                                default_autologin,
-                            },
-                        ),
-                    )
-                }
+                (None, _) => text = lay(&p.id, &lister.render(p)),
             }
             (p.id.clone(), text)
         })

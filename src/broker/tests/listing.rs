@@ -46,7 +46,7 @@ async fn placements_of_a_user() {
     let loaded = f.broker.current();
     for user in ["u1", "u2"] {
         f.broker
-            .select_session(&loaded, Backend::Inifile, "pool", user, None)
+            .select_session(&loaded, Backend::Inifile, "pool", user, user, None)
             .await
             .unwrap();
     }

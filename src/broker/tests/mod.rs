@@ -3,6 +3,7 @@
 
 mod access;
 mod listing;
+mod live;
 mod selection;
 
 use super::{Broker, Ledger, Settings};

@@ -17,6 +17,7 @@ fn at(server: &str, port: i64) -> Selected {
     Selected {
         server: server.into(),
         port,
+        session_info: None,
     }
 }
 
@@ -26,7 +27,7 @@ impl Fixture {
     async fn select_as(&self, backend: Backend, profile: &str, user: &str) -> Selected {
         let loaded = self.broker.current();
         self.broker
-            .select_session(&loaded, backend, profile, user, CLIENT)
+            .select_session(&loaded, backend, profile, user, user, CLIENT)
             .await
             .expect("the local ledger answers")
     }

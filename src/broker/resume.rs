@@ -1,0 +1,98 @@
+//! Resuming: the X2Go servers' agents report every session; a user's
+//! suspended session on one of the profile's hosts is handed out again
+//! with its `x2golistsessions` line (SESSION_INFO), a running one is
+//! suspended through its agent first, as the reference's `select_session`
+//! does with its own agent. Only sessions of servers that are up (their
+//! agent reports) and that answer the port scan count.
+
+use super::selection::Selected;
+use super::{Broker, BrokerError};
+use crate::gateway::orders::Order;
+use crate::logsafe::escaped;
+use crate::placement::{self, Decision, UserSession};
+use crate::profiles::Profile;
+use crate::state::{Candidate, State};
+
+/// `user`'s running and suspended sessions on servers that are up, in the
+/// order the reference's agent lists them (`order by status desc`:
+/// suspended before running), then by start time and id. Desktop-sharing
+/// sessions (`XSHAD`) are not listed, as there.
+pub fn live_sessions(state: &State, user: &str) -> Vec<UserSession> {
+    let mut found: Vec<(char, String, UserSession)> = state
+        .sessions_of(user)
+        .filter(|(_, s)| matches!(s.status, 'R' | 'S') && !s.id.contains("XSHAD"))
+        .filter(|(host, _)| state.server(host).is_some_and(|r| r.up))
+        .map(|(host, s)| {
+            let started = s.line.split('|').nth(5).unwrap_or_default().to_string();
+            let session = UserSession {
+                server: host.to_string(),
+                suspended: s.status == 'S',
+                info: s.line.clone(),
+            };
+            (s.status, format!("{started}|{}", s.id), session)
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    found.into_iter().map(|(_, _, s)| s).collect()
+}
+
+impl Broker {
+    /// The user's session to resume on one of `candidates`, if any.
+    pub(super) async fn resume(
+        &self,
+        profile: &Profile,
+        candidates: &[Candidate],
+        server_user: &str,
+    ) -> Result<Option<Selected>, BrokerError> {
+        // Without any agent for these hosts there is nothing to look up (and
+        // no read barrier to wait for): sites without agents keep their speed.
+        let any_agent = self
+            .ledger
+            .read(|s| candidates.iter().any(|c| s.server_for(&c.name).is_some()));
+        if !any_agent {
+            return Ok(None);
+        }
+        self.ledger.read_barrier().await?;
+        let sessions = self.ledger.read(|s| live_sessions(s, server_user));
+        let usable: Vec<String> = candidates
+            .iter()
+            .filter(|c| c.alive)
+            .map(|c| c.name.clone())
+            .collect();
+        let selected = |host: &str, info: String| Selected {
+            server: profile.address_of(host),
+            port: profile.port_of(host),
+            session_info: Some(info),
+        };
+        Ok(match placement::resume_on(&usable, &sessions) {
+            Some(Decision::Resume { host, info }) => Some(selected(&host, info)),
+            Some(Decision::TakeOver {
+                host,
+                server,
+                session,
+                info,
+            }) => {
+                let order = Order::Suspend {
+                    session_id: session.clone(),
+                    user: server_user.to_string(),
+                };
+                // As the reference: the session is handed out as suspended
+                // even when the order fails (x2goresume-session suspends a
+                // session that still runs before resuming it).
+                match self.order_agent(&server, &order).await {
+                    Ok(r) if r.ok => {
+                        tracing::info!(server = %escaped(&server), session = %escaped(&session), "running session suspended for its user's new connection")
+                    }
+                    Ok(r) => {
+                        tracing::warn!(server = %escaped(&server), session = %escaped(&session), message = %escaped(&r.message), "the agent refused to suspend the running session")
+                    }
+                    Err(e) => {
+                        tracing::warn!(server = %escaped(&server), session = %escaped(&session), error = %e, "could not suspend the running session")
+                    }
+                }
+                Some(selected(&host, info))
+            }
+            Some(Decision::New { .. } | Decision::NoneAvailable) | None => None,
+        })
+    }
+}
