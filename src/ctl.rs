@@ -4,7 +4,9 @@
 //! are refused by the nodes), and follows the answer to the leader for
 //! membership changes.
 
-use crate::cluster::admin::{AddNode, AdminError, AdminResult, Drain, ServerRow};
+use crate::cluster::admin::{
+    AddNode, AdminError, AdminResult, Drain, ServerRow, SessionRow, SessionsQuery,
+};
 use crate::cluster::network::{decode, encode};
 use crate::cluster::proto::admin_client::AdminClient;
 use crate::cluster::proto::Payload;
@@ -78,6 +80,12 @@ pub enum CtlCommand {
     Reload,
     /// The X2Go servers the agents report: state, load factor, sessions, the node they report through, the last report.
     Servers,
+    /// The sessions the agents report: server, session id, user, status, display, client, start and last use.
+    Sessions {
+        /// Only this user's sessions.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Give a server no new sessions (its users' existing sessions still resume).
     Drain {
         /// The server's host name, as its agent reports it.
@@ -290,6 +298,7 @@ impl Ctl {
                 Ok(self.done("snapshot started"))
             }
             CtlCommand::Servers => self.servers().await,
+            CtlCommand::Sessions { user } => self.sessions(user.clone()).await,
             CtlCommand::Drain { hostname } | CtlCommand::Undrain { hostname } => {
                 let drained = matches!(self.command, CtlCommand::Drain { .. });
                 let drain = Drain {
@@ -334,6 +343,31 @@ impl Ctl {
             out.push_str(&format!(
                 "{:<24} {:<8} {:>12} {:>8} {:>5}  {}\n",
                 r.hostname, state, load, r.sessions, r.node, r.last_report_ms
+            ));
+        }
+        Ok(out)
+    }
+
+    /// `sessions`: a table, or JSON rows.
+    async fn sessions(&self, user: Option<String>) -> Result<String, CtlError> {
+        let reply = self
+            .connect(&self.node)
+            .await?
+            .sessions(encode(&SessionsQuery { user })?)
+            .await?;
+        let rows: Vec<SessionRow> = decode::<AdminResult<Vec<SessionRow>>>(reply.get_ref())?
+            .map_err(|e| CtlError::Refused(e.message))?;
+        if self.json {
+            return Ok(serde_json::to_string_pretty(&rows)?);
+        }
+        let mut out = format!(
+            "{:<20} {:<44} {:<16} {:<6} {:>7} {:<15} {:<19} {}\n",
+            "SERVER", "SESSION", "USER", "STATUS", "DISPLAY", "CLIENT", "STARTED", "LAST USED"
+        );
+        for r in rows {
+            out.push_str(&format!(
+                "{:<20} {:<44} {:<16} {:<6} {:>7} {:<15} {:<19} {}\n",
+                r.server, r.session_id, r.user, r.status, r.display, r.client, r.started, r.last_used
             ));
         }
         Ok(out)

@@ -43,7 +43,7 @@ pub enum AgentCommand {
 #[derive(clap::Args, Debug, Default)]
 pub struct RunArgs {
     /// A TOML file with the same settings (keys `brokers` (a list), `ca`,
-    /// `cert`, `key`, `hostname`, `interval-ms`, `load-every-ms`).
+    /// `cert`, `key`, `hostname`, `interval-ms`, `load-every-ms`, `load-factor`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Broker agent gateway addresses, tried in turn.
@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// How often to report the load (default 5000).
     #[arg(long)]
     pub load_every_ms: Option<u64>,
+    /// Report this load factor instead of the measured one (higher is less
+    /// loaded; for tests and demonstrations of load balancing).
+    #[arg(long, value_name = "N")]
+    pub load_factor: Option<u64>,
 }
 
 impl RunArgs {
@@ -84,6 +88,7 @@ impl RunArgs {
             hostname: self.hostname,
             interval_ms: self.interval_ms,
             load_every_ms: self.load_every_ms,
+            load_factor: self.load_factor,
         };
         Ok(flags.over(file))
     }

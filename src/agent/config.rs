@@ -24,6 +24,9 @@ pub struct RunSettings {
     pub hostname: Option<String>,
     pub interval_ms: Option<u64>,
     pub load_every_ms: Option<u64>,
+    /// Report this load factor instead of the measured one (tests and
+    /// demonstrations of load balancing).
+    pub load_factor: Option<u64>,
 }
 
 /// The settings `run` works with.
@@ -37,6 +40,8 @@ pub struct RunConfig {
     pub hostname: Option<String>,
     pub interval: Duration,
     pub load_every: Duration,
+    /// A fixed load factor to report instead of the measured one.
+    pub load_factor: Option<u64>,
 }
 
 /// Settings that cannot be used.
@@ -85,6 +90,7 @@ impl RunSettings {
             hostname: self.hostname.or(file.hostname),
             interval_ms: self.interval_ms.or(file.interval_ms),
             load_every_ms: self.load_every_ms.or(file.load_every_ms),
+            load_factor: self.load_factor.or(file.load_factor),
         }
     }
 
@@ -112,6 +118,7 @@ impl RunSettings {
             hostname: self.hostname,
             interval: ms(self.interval_ms, DEFAULT_INTERVAL_MS, "interval-ms")?,
             load_every: ms(self.load_every_ms, DEFAULT_LOAD_EVERY_MS, "load-every-ms")?,
+            load_factor: self.load_factor,
         })
     }
 }

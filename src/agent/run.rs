@@ -197,7 +197,13 @@ impl Agent {
                     }
                 },
                 _ = load_tick.tick() => match load::read() {
-                    Ok(m) => Body::LoadReport(wire::load_report(&m, &last, SystemTime::now())),
+                    Ok(m) => {
+                        let mut report = wire::load_report(&m, &last, SystemTime::now());
+                        if let Some(factor) = self.config.load_factor {
+                            report.load_factor = factor;
+                        }
+                        Body::LoadReport(report)
+                    }
                     Err(e) => {
                         tracing::warn!(hostname = %self.hostname, "reading the load: {e}");
                         continue;

@@ -50,6 +50,45 @@ pub struct ServerRow {
     pub last_report_ms: u64,
 }
 
+/// One session as `x2gobrokerctl sessions` shows it (never its cookie).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// The server whose agent reports it.
+    pub server: String,
+    pub session_id: String,
+    pub user: String,
+    /// x2goserver's status letter (R, S, T, F).
+    pub status: char,
+    pub display: String,
+    /// The X2Go client's address.
+    pub client: String,
+    /// When it started and was last used (the server's local time).
+    pub started: String,
+    pub last_used: String,
+}
+
+impl SessionRow {
+    fn of(server: &str, s: &crate::state::SessionRecord) -> Self {
+        let field = |i: usize| s.line.split('|').nth(i).unwrap_or_default().to_string();
+        SessionRow {
+            server: server.to_string(),
+            session_id: s.id.clone(),
+            user: s.user.clone(),
+            status: s.status,
+            display: field(2),
+            client: field(7),
+            started: field(5),
+            last_used: field(10),
+        }
+    }
+}
+
+/// Which sessions to list: all, or one user's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SessionsQuery {
+    pub user: Option<String>,
+}
+
 /// Drain (or undrain) a server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drain {
@@ -180,6 +219,26 @@ impl Admin for AdminService {
                         last_report_ms: r.last_report,
                     })
                     .collect()
+            }))
+        }
+        .await;
+        reply(&result)
+    }
+
+    async fn sessions(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Sessions)?;
+        let query: SessionsQuery = decode(req.get_ref())?;
+        let result: AdminResult<Vec<SessionRow>> = async {
+            self.node.read_barrier().await.map_err(|e| self.failed(e))?;
+            Ok(self.node.read_state(|s| match &query.user {
+                Some(user) => s
+                    .sessions_of(user)
+                    .map(|(h, r)| SessionRow::of(h, r))
+                    .collect(),
+                None => s
+                    .all_sessions()
+                    .map(|(h, r)| SessionRow::of(h, r))
+                    .collect(),
             }))
         }
         .await;

@@ -112,6 +112,7 @@ pub enum Rpc {
     Snapshot,
     Servers,
     Drain,
+    Sessions,
 }
 
 impl Rpc {
@@ -130,7 +131,8 @@ impl Rpc {
             | Rpc::Reload
             | Rpc::Snapshot
             | Rpc::Servers
-            | Rpc::Drain => matches!(role, Role::Admin(_)),
+            | Rpc::Drain
+            | Rpc::Sessions => matches!(role, Role::Admin(_)),
             Rpc::Status => matches!(role, Role::Node(_) | Role::Admin(_)),
         }
     }
@@ -144,7 +146,8 @@ impl Rpc {
             | Rpc::Reload
             | Rpc::Snapshot
             | Rpc::Servers
-            | Rpc::Drain => "admin certificates",
+            | Rpc::Drain
+            | Rpc::Sessions => "admin certificates",
             _ => "cluster nodes",
         }
     }
@@ -178,7 +181,7 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
 
-    const ALL: [Rpc; 14] = [
+    const ALL: [Rpc; 15] = [
         Rpc::AppendEntries,
         Rpc::Vote,
         Rpc::InstallSnapshot,
@@ -193,6 +196,7 @@ mod tests {
         Rpc::Snapshot,
         Rpc::Servers,
         Rpc::Drain,
+        Rpc::Sessions,
     ];
 
     fn certificate(dns: &[&str], uris: &[&str]) -> CertificateDer<'static> {
@@ -252,6 +256,7 @@ mod tests {
                     | Rpc::Snapshot
                     | Rpc::Servers
                     | Rpc::Drain
+                    | Rpc::Sessions
             );
             assert_eq!(rpc.allows(&node), raft || rpc == Rpc::Status, "{rpc:?}");
             assert_eq!(rpc.allows(&admin), !raft, "{rpc:?}");
