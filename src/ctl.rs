@@ -367,7 +367,14 @@ impl Ctl {
         for r in rows {
             out.push_str(&format!(
                 "{:<20} {:<44} {:<16} {:<6} {:>7} {:<15} {:<19} {}\n",
-                r.server, r.session_id, r.user, r.status, r.display, r.client, r.started, r.last_used
+                r.server,
+                r.session_id,
+                r.user,
+                r.status,
+                r.display,
+                r.client,
+                r.started,
+                r.last_used
             ));
         }
         Ok(out)

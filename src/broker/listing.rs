@@ -14,6 +14,7 @@ use crate::config::BrokerConf;
 use crate::placement::{matching_hostnames, UserSession};
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{Profile, BUILTIN_DEFAULTS};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// A profile as rendered for one user: its id and its settings.
@@ -38,13 +39,16 @@ pub struct Lister<'a> {
     groups: Option<Groups>,
     /// The user's sessions as the X2Go servers' agents report them.
     sessions: Vec<UserSession>,
+    /// The profiles with a host whose agent reports (by id).
+    covered: BTreeSet<String>,
 }
 
-/// A profile with the user's session on one of its hosts: `status=S` (or
-/// `R`) and that `host=` in its listing, as the reference shows them.
+/// How a profile with agents on its hosts is listed, as the reference
+/// lists it when its agent answers: one `host=`, that of the user's
+/// session when there is one (with `status=S` or `R`), else the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveStatus {
-    pub status: char,
+    pub status: Option<char>,
     pub host: String,
 }
 
@@ -71,9 +75,14 @@ impl Broker {
             true => Some(self.groups_of(loaded, user).await),
             false => None,
         };
-        let sessions = match backend {
-            Backend::Inifile => self.ledger.read(|s| live_sessions(s, user)),
-            _ => Vec::new(),
+        let (sessions, covered) = match backend {
+            Backend::Inifile => self.ledger.read(|s| {
+                (
+                    live_sessions(s, user),
+                    covered_profiles(s, &loaded.profiles.profiles),
+                )
+            }),
+            _ => Default::default(),
         };
         Ok(Lister {
             loaded,
@@ -82,6 +91,7 @@ impl Broker {
             client,
             groups,
             sessions,
+            covered,
         })
     }
 
@@ -163,12 +173,13 @@ impl Lister<'_> {
         decide(&profile.acls, self.user, self.client, self.groups.as_ref())
     }
 
-    /// The user's session on one of `profile`'s hosts: a suspended one
-    /// first, then a running one; the host as the reference's host name
-    /// matching names it (the first in sorted order). None for
-    /// desktop-sharing profiles, which never resume.
+    /// How `profile` is listed when agents report for its hosts: the
+    /// user's session on one of them (a suspended one first, then a
+    /// running one; the host as the reference's host name matching names
+    /// it, the first in sorted order), else its first host. None for
+    /// profiles without agents and for desktop-sharing profiles.
     pub fn live_status(&self, profile: &Profile) -> Option<LiveStatus> {
-        if self.sessions.is_empty() || profile.is_shadow() {
+        if !self.covered.contains(&profile.id) {
             return None;
         }
         let names = profile.host_names();
@@ -179,14 +190,23 @@ impl Lister<'_> {
                 .map(|s| s.server.clone())
                 .collect()
         };
-        [('S', true), ('R', false)]
+        let session = [('S', true), ('R', false)]
             .into_iter()
             .find_map(|(status, suspended)| {
                 let host = matching_hostnames(&names, &on(suspended))
                     .into_iter()
                     .next()?;
-                Some(LiveStatus { status, host })
+                Some(LiveStatus {
+                    status: Some(status),
+                    host,
+                })
+            });
+        session.or_else(|| {
+            names.first().map(|first| LiveStatus {
+                status: None,
+                host: first.clone(),
             })
+        })
     }
 
     /// `profile` rendered for the user, with its live status when it has one.
@@ -231,7 +251,26 @@ pub fn with_live_status(entries: &mut Vec<(String, Value)>, live: &LiveStatus) {
         Some((_, v)) => *v = host,
         None => entries.push(("host".into(), host)),
     }
-    entries.push(("status".into(), Value::Str(live.status.to_string())));
+    if let Some(status) = live.status {
+        entries.push(("status".into(), Value::Str(status.to_string())));
+    }
+}
+
+/// The ids of the (non desktop-sharing) profiles with a host whose agent
+/// reports; none at all without agents.
+fn covered_profiles(
+    state: &crate::state::State,
+    profiles: &[std::sync::Arc<Profile>],
+) -> BTreeSet<String> {
+    if state.server_counts().0 == 0 {
+        return BTreeSet::new();
+    }
+    profiles
+        .iter()
+        .filter(|p| !p.is_shadow())
+        .filter(|p| p.host_names().iter().any(|h| state.server_for(h).is_some()))
+        .map(|p| p.id.clone())
+        .collect()
 }
 
 /// The zeroconf backend's one profile: the local desktop.

@@ -7,6 +7,7 @@
 //! declares this module with `#[allow(dead_code)]`.
 
 pub mod accounts;
+pub mod agents;
 pub mod cluster;
 pub mod grpc;
 pub mod http;

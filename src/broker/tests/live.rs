@@ -66,7 +66,9 @@ impl Fixture {
             .await
             .unwrap();
         let profile = loaded.profiles.get("pool").unwrap();
-        lister.live_status(profile).map(|l| (l.status, l.host))
+        lister
+            .live_status(profile)
+            .and_then(|l| Some((l.status?, l.host)))
     }
 }
 

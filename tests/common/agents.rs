@@ -1,0 +1,67 @@
+//! Real `x2gobroker-agent run` processes for the end-to-end tests: agent
+//! certificates from the site's cluster CA, one agent per X2Go server name
+//! on this machine, killed on drop.
+
+use super::processes::ours_bin;
+use std::path::Path;
+use std::process::{Child, Command};
+
+/// An agent process, killed on drop.
+pub struct AgentProcess(pub Child);
+
+impl AgentProcess {
+    /// `kill -9`, as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Agent certificates for `hosts` in `pki` (the CA there is reused).
+pub fn keygen_agents(pki: &Path, hosts: &[&str]) {
+    let out = Command::new(ours_bin())
+        .args(["keygen", "--out"])
+        .arg(pki)
+        .args(["--agents", &hosts.join(",")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `x2gobroker-agent run` for server `host` towards `brokers` (in order),
+/// listing every 200 ms and reporting the load every second; `extra`
+/// flags are appended.
+pub fn start_agent(pki: &Path, host: &str, brokers: &[String], extra: &[&str]) -> AgentProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_x2gobroker-agent"))
+        .arg("run")
+        .arg("--brokers")
+        .arg(brokers.join(","))
+        .arg("--ca")
+        .arg(pki.join("ca.pem"))
+        .arg("--cert")
+        .arg(pki.join(format!("agent-{host}.pem")))
+        .arg("--key")
+        .arg(pki.join(format!("agent-{host}-key.pem")))
+        .args([
+            "--hostname",
+            host,
+            "--interval-ms",
+            "200",
+            "--load-every-ms",
+            "1000",
+        ])
+        .args(extra)
+        .spawn()
+        .unwrap();
+    AgentProcess(child)
+}
