@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// Home of the broker's legacy SSH key pair served on /pubkeys/ [default: home of user x2gobroker].
     #[arg(long)]
     pub broker_home: Option<PathBuf>,
+    /// Seconds a session autologin key stays in the user's authorized keys on the server (the agent removes it).
+    #[arg(long, default_value_t = 20)]
+    pub autologin_key_ttl: u64,
     /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node); further clients wait.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -307,6 +310,7 @@ fn settings(files: &ConfigArgs, data_dir: Option<&Path>, serve: &ServeArgs) -> S
             .clone()
             .or_else(|| crate::auth::nss::account("x2gobroker").map(|a| a.home))
             .unwrap_or_else(|| PathBuf::from(FALLBACK_BROKER_HOME)),
+        autologin_key_ttl: Duration::from_secs(serve.autologin_key_ttl.max(1)),
     }
 }
 

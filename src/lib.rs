@@ -20,5 +20,6 @@ pub mod logsafe;
 pub mod placement;
 pub mod profiles;
 pub mod server;
+pub mod sshkey;
 pub mod state;
 pub mod storage;

@@ -6,13 +6,15 @@
 //! One file per task: `task` (what a request asks for), `access`
 //! (passwords, cookies, rate limiting), `listing` (profiles and placements
 //! a user may see, after the read barrier), `selection` (choosing a server),
-//! `resume` (the user's own session, as the agents report it),
+//! `resume` (the user's own session, as the agents report it), `autologin`
+//! (the temporary key on the chosen server),
 //! `pubkeys`, `orders` (for the X2Go servers' agents); and what they stand on: `limits` (failed-login counts, the
 //! leader's in a cluster), `loaded` (the configuration in
 //! force), `ledger` (where state commands go), `probe` (server port scans),
 //! `error`.
 
 pub mod access;
+mod autologin;
 pub mod error;
 pub mod ledger;
 mod limits;
@@ -33,7 +35,7 @@ pub use error::BrokerError;
 pub use ledger::{Ledger, LedgerError};
 pub use listing::Lister;
 pub use loaded::{load_config, parse_config, read_config_texts, LoadError, Loaded};
-pub use selection::Selected;
+pub use selection::{Selected, Selection};
 pub use task::{Backend, Dialect, Task, TaskError};
 
 use crate::auth::nss::GroupCache;
@@ -63,6 +65,8 @@ pub struct Settings {
     pub allow_get: bool,
     /// Where the legacy SSH key pair lives (`/pubkeys/`).
     pub broker_home: PathBuf,
+    /// How long a session autologin key stays on the server (reference: 20 s).
+    pub autologin_key_ttl: Duration,
 }
 
 pub struct Broker {

@@ -63,6 +63,9 @@ impl Broker {
             server: profile.address_of(host),
             port: profile.port_of(host),
             session_info: Some(info),
+            private_key: None,
+            pubkey_accepted: false,
+            host: Some(host.to_string()),
         };
         Ok(match placement::resume_on(&usable, &sessions) {
             Some(Decision::Resume { host, info }) => Some(selected(&host, info)),

@@ -15,6 +15,20 @@ use crate::profiles::Profile;
 use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
 use std::net::IpAddr;
 
+/// What a selectsession asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    pub profile_id: &'a str,
+    /// The authenticated broker user: ACLs and new placements follow it.
+    pub user: &'a str,
+    /// The user on the X2Go server (the client's `login`, else `user`):
+    /// its session is resumed and its autologin key deployed.
+    pub server_user: &'a str,
+    pub client: Option<IpAddr>,
+    /// The client's public key for session autologin (checked by the frontend).
+    pub pubkey: Option<&'a str>,
+}
+
 /// Where a selectsession sends the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
@@ -22,6 +36,12 @@ pub struct Selected {
     pub port: i64,
     /// The resumed session's `x2golistsessions` line (SESSION_INFO).
     pub session_info: Option<String>,
+    /// Session autologin: the one-off private key (PEM; a secret).
+    pub private_key: Option<String>,
+    /// Session autologin: the client's public key was deployed.
+    pub pubkey_accepted: bool,
+    /// The profile host chosen (None for the refusals).
+    pub host: Option<String>,
 }
 
 impl Selected {
@@ -31,6 +51,9 @@ impl Selected {
             server: "no-server-available".into(),
             port,
             session_info: None,
+            private_key: None,
+            pubkey_accepted: false,
+            host: None,
         }
     }
 
@@ -40,6 +63,9 @@ impl Selected {
             server: "no-X2Go-Server-available".into(),
             port,
             session_info: None,
+            private_key: None,
+            pubkey_accepted: false,
+            host: None,
         }
     }
 
@@ -48,6 +74,9 @@ impl Selected {
             server: profile.address_of(name),
             port: profile.port_of(name),
             session_info: None,
+            private_key: None,
+            pubkey_accepted: false,
+            host: Some(name.to_string()),
         }
     }
 }
@@ -62,11 +91,32 @@ impl Broker {
         &self,
         loaded: &Loaded,
         backend: Backend,
-        profile_id: &str,
-        user: &str,
-        server_user: &str,
-        client: Option<IpAddr>,
+        request: &Selection<'_>,
     ) -> Result<Selected, BrokerError> {
+        let mut selected = self.choose(loaded, backend, request).await?;
+        if let (Backend::Inifile, Some(host)) = (backend, selected.host.clone()) {
+            if let Some(profile) = loaded.profiles.get(request.profile_id) {
+                self.autologin(loaded, profile, &host, request, &mut selected)
+                    .await;
+            }
+        }
+        Ok(selected)
+    }
+
+    /// The server (and session) for the request, before autologin.
+    async fn choose(
+        &self,
+        loaded: &Loaded,
+        backend: Backend,
+        request: &Selection<'_>,
+    ) -> Result<Selected, BrokerError> {
+        let Selection {
+            profile_id,
+            user,
+            server_user,
+            client,
+            ..
+        } = *request;
         match backend {
             Backend::Inifile => {}
             Backend::Zeroconf => {
@@ -74,6 +124,9 @@ impl Broker {
                     server: "localhost".into(),
                     port: 22,
                     session_info: None,
+                    private_key: None,
+                    pubkey_accepted: false,
+                    host: None,
                 })
             }
             Backend::Base => return Ok(Selected::no_server(22)),
@@ -105,6 +158,9 @@ impl Broker {
                     server: profile.address_of(the_host),
                     port: profile.port_of(&only.name),
                     session_info: None,
+                    private_key: None,
+                    pubkey_accepted: false,
+                    host: Some(only.name.clone()),
                 }
             } else {
                 Selected::no_x2go_server(profile.port_of(&only.name))

@@ -20,11 +20,13 @@ pub enum Order {
         session_id: String,
         user: String,
     },
-    /// Add one authorized_keys line for `user` (see `AddAuthorizedKey`).
+    /// Add one authorized_keys line for `user` (see `AddAuthorizedKey`),
+    /// removed again by the agent after `remove_after_secs` (0: kept).
     AddKey {
         user: String,
         public_key: String,
         key_file: String,
+        remove_after_secs: u32,
     },
     /// Remove that line again.
     DelKey {
@@ -64,10 +66,12 @@ impl Order {
                 user,
                 public_key,
                 key_file,
+                remove_after_secs,
             } => Command::AddAuthorizedKey(proto::AddAuthorizedKey {
                 user,
                 public_key,
                 key_file,
+                remove_after_secs,
             }),
             Order::DelKey {
                 user,

@@ -2,7 +2,9 @@
 //! the user's placements and cluster status, with the HTTP frontends'
 //! authentication; server reflection lets grpcurl explore it.
 
-use crate::broker::{Access, Backend, Broker, BrokerError, Credentials as Creds, LedgerError};
+use crate::broker::{
+    Access, Backend, Broker, BrokerError, Credentials as Creds, LedgerError, Selection,
+};
 use crate::config::value::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -161,16 +163,27 @@ impl BrokerApi for Api {
             .await?;
         // `login` only names the user on the X2Go server; ACLs and placements follow `user`.
         let server_user = if r.login.is_empty() { &user } else { &r.login };
+        let pubkey = match r.pubkey.trim() {
+            "" => None,
+            key => Some(
+                crate::sshkey::check(key, false)
+                    .map(|_| key)
+                    .map_err(|e| Status::invalid_argument(format!("pubkey: {e}")))?,
+            ),
+        };
         let loaded = self.broker.current();
         let s = self
             .broker
             .select_session(
                 &loaded,
                 Backend::Inifile,
-                &r.profile_id,
-                &user,
-                server_user,
-                Some(client),
+                &Selection {
+                    profile_id: &r.profile_id,
+                    user: &user,
+                    server_user,
+                    client: Some(client),
+                    pubkey,
+                },
             )
             .await
             .map_err(|e| status("SelectSession", e))?;
@@ -180,6 +193,8 @@ impl BrokerApi for Api {
             server: s.server,
             port: u32::try_from(s.port).unwrap_or(0),
             session_info: s.session_info.unwrap_or_default(),
+            private_key: s.private_key.unwrap_or_default(),
+            pubkey_accepted: s.pubkey_accepted,
         }))
     }
 

@@ -7,7 +7,9 @@ use super::listing;
 use super::pyjson::Json;
 use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
 use super::Context;
-use crate::broker::{Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Task};
+use crate::broker::{
+    Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Selection, Task,
+};
 use crate::config::value::Value;
 use crate::logsafe::escaped;
 use hyper::Response;
@@ -147,13 +149,32 @@ pub async fn handle(
         }
         Task::SelectSession { profile_id } => {
             let s = broker
-                .select_session(loaded, backend, profile_id, user, server_user, Some(client))
+                .select_session(
+                    loaded,
+                    backend,
+                    &Selection {
+                        profile_id,
+                        user,
+                        server_user,
+                        client: Some(client),
+                        pubkey: client_pubkey(form.get("pubkey"))?,
+                    },
+                )
                 .await?;
             tracing::info!(user = %escaped(&user), server_user = %escaped(&server_user), profile = %escaped(&profile_id), server = %s.server, port = s.port, "session selected");
             answer.selected = Some(s);
         }
     }
     Ok(answer.render())
+}
+
+/// The client's `pubkey` for session autologin: absent when empty, else
+/// one public key line without options.
+fn client_pubkey(field: &str) -> Result<Option<&str>, HttpError> {
+    match field.trim() {
+        "" => Ok(None),
+        key => Ok(Some(crate::sshkey::check(key, false).map(|_| key)?)),
+    }
 }
 
 /// What a granted request answers, before it is laid out for its dialect.
@@ -187,6 +208,9 @@ impl Answer<'_> {
                 }
                 if let Some(s) = &self.selected {
                     out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
+                    if let Some(key) = &s.private_key {
+                        out.push_str(key);
+                    }
                     if let Some(info) = &s.session_info {
                         out.push_str("SESSION_INFO:");
                         out.push_str(info);
@@ -216,6 +240,12 @@ impl Answer<'_> {
                         ("server".to_string(), Json::str(s.server)),
                         ("port".to_string(), Json::str(s.port.to_string())),
                     ];
+                    if let Some(key) = s.private_key {
+                        sel.push(("key".to_string(), Json::str(key)));
+                    }
+                    if s.pubkey_accepted {
+                        sel.push(("authentication_pubkey".to_string(), Json::str("ACCEPTED")));
+                    }
                     if let Some(info) = s.session_info {
                         sel.push(("session_info".to_string(), Json::str(info)));
                     }

@@ -53,7 +53,17 @@ impl Fixture {
     async fn pick(&self, user: &str) -> Selected {
         let loaded = self.broker.current();
         self.broker
-            .select_session(&loaded, Backend::Inifile, "pool", user, user, None)
+            .select_session(
+                &loaded,
+                Backend::Inifile,
+                &crate::broker::Selection {
+                    profile_id: "pool",
+                    user,
+                    server_user: user,
+                    client: None,
+                    pubkey: None,
+                },
+            )
             .await
             .unwrap()
     }
@@ -156,4 +166,77 @@ async fn new_users_go_to_the_better_load_score_and_never_to_drained_or_down_serv
     let s = f.pick("frank").await;
     assert_eq!(s.session_info, None);
     assert_eq!(f.status_of("frank").await, None);
+}
+
+/// Answer every order for `host` with ok, handing the orders to the test.
+fn agent_answering(
+    f: &Fixture,
+    host: &'static str,
+) -> tokio::sync::mpsc::UnboundedReceiver<AgentCommand> {
+    let links = f.broker.agents().links.clone();
+    let mut agent = links.attach(host);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(cmd) = agent.commands.recv().await {
+            links.result(
+                host,
+                CommandResult {
+                    command_id: cmd.command_id,
+                    ok: true,
+                    message: "done".into(),
+                },
+            );
+            let _ = tx.send(cmd.command.unwrap());
+        }
+    });
+    rx
+}
+
+#[tokio::test]
+async fn autologin_deploys_a_one_off_key_or_the_clients_key_through_the_agent() {
+    let profiles = format!("{POOL}broker-session-autologin = true\n");
+    let f = Fixture::new(CONF, &profiles);
+    f.report("x2go1", vec![], 10).await;
+    f.report("x2go2", vec![], 9000).await;
+    let mut orders = agent_answering(&f, "x2go2");
+    let loaded = f.broker.current();
+    let mut request = crate::broker::Selection {
+        profile_id: "pool",
+        user: "alice",
+        server_user: "alice",
+        client: Some("127.0.0.7".parse().unwrap()),
+        pubkey: None,
+    };
+    let s = f
+        .broker
+        .select_session(&loaded, Backend::Inifile, &request)
+        .await
+        .unwrap();
+    assert_eq!(s.server, "127.0.0.62");
+    let pem = s.private_key.expect("a private key");
+    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert!(!s.pubkey_accepted);
+    let Some(AgentCommand::AddAuthorizedKey(add)) = orders.recv().await else {
+        panic!("expected an authorized key order");
+    };
+    assert_eq!(add.user, "alice");
+    assert_eq!(add.remove_after_secs, 20);
+    assert!(add
+        .public_key
+        .starts_with("no-X11-forwarding,no-pty,no-user-rc ssh-rsa "));
+    assert!(add.public_key.ends_with(" alice@127.0.0.7"));
+
+    let client_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop";
+    request.pubkey = Some(client_key);
+    let s = f
+        .broker
+        .select_session(&loaded, Backend::Inifile, &request)
+        .await
+        .unwrap();
+    assert!(s.pubkey_accepted);
+    assert_eq!(s.private_key, None);
+    let Some(AgentCommand::AddAuthorizedKey(add)) = orders.recv().await else {
+        panic!("expected an authorized key order");
+    };
+    assert_eq!(add.public_key, client_key);
 }
