@@ -18,6 +18,8 @@ pub const MAX_FRAME: usize = 4 << 20;
 
 /// The longest varint length prefix (a u64).
 const MAX_PREFIX: usize = 10;
+/// The most buffer room reserved ahead of the bytes of a frame arriving.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// Why a QUIC connection was closed (its application error code); the
 /// close reason says more.
@@ -123,7 +125,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         let need = last + 1 + len;
         if self.buf.len() < need {
-            self.buf.reserve(need - self.buf.len());
+            // Room for what is announced, as it arrives.
+            self.buf.reserve((need - self.buf.len()).min(READ_AHEAD));
             return Ok(None);
         }
         self.buf.advance(last + 1);

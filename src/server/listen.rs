@@ -100,9 +100,8 @@ impl Inherited {
     pub fn udp(&mut self, addr: SocketAddr) -> Result<std::net::UdpSocket, ServerError> {
         match self.udp.iter().position(|(a, _)| *a == addr) {
             Some(i) => Ok(self.udp.swap_remove(i).1),
-            None => {
-                std::net::UdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })
-            }
+            None => std::net::UdpSocket::bind(addr)
+                .map_err(|source| ServerError::BindUdp { addr, source }),
         }
     }
 

@@ -34,6 +34,11 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("binding UDP {addr}: {source}")]
+    BindUdp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("inherited sockets: {0}")]
     Inherited(String),
     #[error("{0}")]
