@@ -16,7 +16,7 @@ mod common;
 use common::cluster::*;
 use common::processes::*;
 use common::site::*;
-use common::sockets::{addr_of, loopback};
+use common::sockets::{addr_of, loopback_pair};
 use common::wait_until;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -196,11 +196,12 @@ fn connected_here(http: SocketAddr) -> Option<u64> {
 fn single_node(site: &Site, agents: &[String]) -> (Running, SocketAddr) {
     let pki = site.path("pki");
     x2gobroker::keygen::generate(&pki, &[1], &["admin".into()], agents).unwrap();
-    let gateway = loopback();
+    let (gateway, quic) = loopback_pair();
     let addr = addr_of(&gateway);
     let p = |f: &str| pki.join(f).display().to_string();
     let broker = Ours::new(site)
         .listen("--agents", gateway)
+        .udp(quic)
         .args(&[
             "--cluster-ca",
             &p("ca.pem"),

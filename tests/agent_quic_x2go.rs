@@ -12,7 +12,7 @@ mod common;
 use common::cluster::*;
 use common::processes::*;
 use common::site::Site;
-use common::sockets::{addr_of, loopback};
+use common::sockets::{addr_of, loopback_pair};
 use common::x2go::*;
 use common::{unique, wait_until};
 use std::net::SocketAddr;
@@ -97,11 +97,12 @@ fn a_real_quic_agent_reports_real_sessions_to_a_single_node() {
     let server = host("aqs");
     let pki = site.path("pki");
     x2gobroker::keygen::generate(&pki, &[1], &[], std::slice::from_ref(&server)).unwrap();
-    let gateway = loopback();
+    let (gateway, quic) = loopback_pair();
     let addr = addr_of(&gateway);
     let p = |f: &str| pki.join(f).display().to_string();
     let broker = Ours::new(&site)
         .listen("--agents", gateway)
+        .udp(quic)
         .args(&[
             "--cluster-ca",
             &p("ca.pem"),

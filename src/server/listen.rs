@@ -161,6 +161,20 @@ mod tests {
     }
 
     #[test]
+    fn claims_the_udp_socket_bound_to_the_address() {
+        let bound = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = bound.local_addr().unwrap();
+        let mut inherited = Inherited::default();
+        inherited.adopt(bound.into_raw_fd()).unwrap();
+        let claimed = inherited.udp(addr).unwrap();
+        assert_eq!(claimed.local_addr().unwrap(), addr);
+        assert!(inherited.udp.is_empty());
+        // Bound here otherwise; taken is an error naming UDP.
+        let e = inherited.udp(addr).unwrap_err();
+        assert!(e.to_string().starts_with("binding UDP"), "{e}");
+    }
+
+    #[test]
     fn refuses_what_is_not_a_socket() {
         let file = std::fs::File::open("/dev/null").unwrap();
         let fd = file.into_raw_fd();
