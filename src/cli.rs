@@ -121,7 +121,7 @@ pub struct ServeArgs {
     /// Seconds a session autologin key stays in the user's authorized keys on the server (the agent removes it).
     #[arg(long, default_value_t = 20)]
     pub autologin_key_ttl: u64,
-    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node); further clients wait.
+    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node, agents over TCP and over QUIC); further TCP clients wait, further QUIC clients are refused.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Seconds for a TLS handshake (and for a plain gRPC client's first bytes) before the connection is closed.
@@ -133,7 +133,7 @@ pub struct ServeArgs {
     /// Seconds any gRPC request (public or node-to-node) may take.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_GRPC_REQUEST_TIMEOUT_SECS)]
     pub grpc_request_timeout: u64,
-    /// Agent gateway listener: the X2Go servers' agents stream their sessions and load here (gRPC, mutual TLS from the cluster CA).
+    /// Agent gateway listener: the X2Go servers' agents stream their sessions and load here (gRPC on TCP and QUIC on UDP at this address, mutual TLS from the cluster CA).
     #[arg(long, value_name = "ADDR")]
     pub agents: Option<SocketAddr>,
     /// Milliseconds without a report after which an X2Go server is marked down.

@@ -9,7 +9,7 @@
 //! disappears; new users go to the less loaded server, never to a drained
 //! one or to one whose agent died; and killing the node an agent streams
 //! to moves it to another node within 5 s with no gap in what the cluster
-//! answers.
+//! answers. x2go1's agent uses gRPC, x2go2's QUIC.
 
 // Each test binary uses only some of the shared helpers.
 #[allow(dead_code)]
@@ -65,12 +65,18 @@ impl Farm {
             .iter()
             .map(|n| n.agents.unwrap().to_string())
             .collect();
-        // x2go2 is the less loaded server; x2go1 starts on node 1, x2go2 on node 2.
+        // x2go2 is the less loaded server; x2go1 streams over gRPC starting
+        // on node 1, x2go2 over QUIC starting on node 2.
         let mut to_x2go2 = gateways.clone();
         to_x2go2.rotate_left(1);
         let agents = vec![
             start_agent(&pki, "x2go1", &gateways, &["--load-factor", "100"]),
-            start_agent(&pki, "x2go2", &to_x2go2, &["--load-factor", "900"]),
+            start_agent(
+                &pki,
+                "x2go2",
+                &to_x2go2,
+                &["--load-factor", "900", "--transport", "quic"],
+            ),
         ];
         let farm = Farm {
             site,
@@ -320,7 +326,9 @@ fn sessions_and_load_place_users_as_the_reference_on_every_node() {
 #[ignore = "needs root (x2goserver session database, test accounts)"]
 fn an_agent_moves_to_another_node_without_a_gap_and_a_dead_agent_takes_its_server_out() {
     let _db = session_db_blocking();
-    let mut farm = Farm::start("3000");
+    // The default agent timeout (10 s): a QUIC agent notices a killed node
+    // only by its 3 s idle timeout, well within it.
+    let mut farm = Farm::start("10000");
     let user = X2goUser::create("agplf");
     let name = user.name();
     let sid = new_session(name, "x2go2", true);
@@ -362,7 +370,7 @@ fn an_agent_moves_to_another_node_without_a_gap_and_a_dead_agent_takes_its_serve
     // Kill x2go2's agent: marked down within the timeout, placement avoids it.
     farm.agents[1].kill();
     let died = Instant::now();
-    common::wait_until("x2go2 marked down", Duration::from_secs(6), || {
+    common::wait_until("x2go2 marked down", Duration::from_secs(13), || {
         agent_counts(farm.node(survivor).http).is_some_and(|(s, up, _)| s == 2 && up == 1)
     });
     eprintln!(

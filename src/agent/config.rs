@@ -1,7 +1,8 @@
 //! The settings of `x2gobroker-agent run`: the brokers to connect to, the
-//! TLS files, the server's name and the timings, from a TOML file
+//! transport, the TLS files, the server's name and the timings, from a TOML file
 //! (`--config`) and the command line, each flag winning over the file.
 
+use super::transport::TransportKind;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +19,8 @@ pub const DEFAULT_LOAD_EVERY_MS: u64 = 5000;
 pub struct RunSettings {
     /// Broker agent gateway addresses, `HOST:PORT`, in order of preference.
     pub brokers: Option<Vec<String>>,
+    /// `grpc` (the default) or `quic`.
+    pub transport: Option<TransportKind>,
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
@@ -33,6 +36,7 @@ pub struct RunSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunConfig {
     pub brokers: Vec<String>,
+    pub transport: TransportKind,
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -84,6 +88,7 @@ impl RunSettings {
     pub fn over(self, file: RunSettings) -> RunSettings {
         RunSettings {
             brokers: self.brokers.or(file.brokers),
+            transport: self.transport.or(file.transport),
             ca: self.ca.or(file.ca),
             cert: self.cert.or(file.cert),
             key: self.key.or(file.key),
@@ -112,6 +117,7 @@ impl RunSettings {
         };
         Ok(RunConfig {
             brokers,
+            transport: self.transport.unwrap_or_default(),
             ca: self.ca.ok_or(ConfigError::Missing("ca"))?,
             cert: self.cert.ok_or(ConfigError::Missing("cert"))?,
             key: self.key.ok_or(ConfigError::Missing("key"))?,
@@ -143,6 +149,7 @@ mod tests {
         assert_eq!(c.brokers, vec!["127.0.0.1:7000".to_string()]);
         assert_eq!(c.ca, PathBuf::from("/etc/x/ca.pem"));
         assert_eq!(c.hostname.as_deref(), Some("x2go1"));
+        assert_eq!(c.transport, TransportKind::Grpc);
         assert_eq!(c.interval, Duration::from_millis(500));
         assert_eq!(c.load_every, Duration::from_millis(DEFAULT_LOAD_EVERY_MS));
     }
@@ -159,7 +166,10 @@ mod tests {
             no_ca.resolve().unwrap_err().to_string(),
             "no ca given (flag --ca or key `ca` in the --config file)"
         );
-        assert!(toml::from_str::<RunSettings>("transport = \"quic\"").is_err());
+        assert!(toml::from_str::<RunSettings>("transport = \"udp\"").is_err());
+        assert!(toml::from_str::<RunSettings>("brokers-list = []").is_err());
+        let quic: RunSettings = toml::from_str("transport = \"quic\"").unwrap();
+        assert_eq!(quic.transport, Some(TransportKind::Quic));
         let zero = RunSettings {
             brokers: Some(vec!["a:1".into()]),
             ca: Some("c".into()),

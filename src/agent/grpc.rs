@@ -7,9 +7,10 @@
 
 use super::proto::agent_gateway_client::AgentGatewayClient;
 use super::proto::{AgentMessage, BrokerCommand};
-use crate::cluster::identity::Role;
+pub use super::transport::TransportError;
+use super::transport::{check_agent_certificate, read};
 use crate::keygen::NODE_NAME;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -22,65 +23,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A broker could not be reached or refused the stream.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("reading {}: {source}", path.display())]
-    ReadFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{} is not the agent certificate of {hostname:?}: {found}", path.display())]
-    NotThisAgent {
-        path: PathBuf,
-        hostname: String,
-        found: String,
-    },
-    #[error("broker address {addr}: {source}")]
-    Endpoint {
-        addr: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
-    #[error("connecting to broker {addr}: {source}")]
-    Connect {
-        addr: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
-    #[error("broker {addr} refused the agent stream: {status}")]
-    Refused {
-        addr: String,
-        status: Box<tonic::Status>,
-    },
-}
-
 /// Connects to brokers with the agent's certificate.
 #[derive(Clone)]
 pub struct GrpcTransport {
     tls: ClientTlsConfig,
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
-    std::fs::read(path).map_err(|source| TransportError::ReadFile {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Refuse a certificate file that is not `hostname`'s agent certificate.
-fn check_agent_certificate(path: &Path, pem: &[u8], hostname: &str) -> Result<(), TransportError> {
-    let refuse = |found: String| TransportError::NotThisAgent {
-        path: path.to_path_buf(),
-        hostname: hostname.to_string(),
-        found,
-    };
-    match Role::of_pem(pem) {
-        Ok(Role::Agent(name)) if name == hostname => Ok(()),
-        Ok(other) => Err(refuse(format!("it is the certificate of {other}"))),
-        Err(e) => Err(refuse(e.to_string())),
-    }
 }
 
 impl GrpcTransport {
@@ -93,7 +39,7 @@ impl GrpcTransport {
         key: &Path,
     ) -> Result<GrpcTransport, TransportError> {
         let cert_pem = read(cert)?;
-        check_agent_certificate(cert, &cert_pem, hostname)?;
+        check_agent_certificate(&cert.display().to_string(), &cert_pem, hostname)?;
         let tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(read(ca)?))
             .identity(Identity::from_pem(cert_pem, read(key)?))

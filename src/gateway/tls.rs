@@ -1,10 +1,19 @@
-//! The agent gateway's TLS: the node's own certificate as the server
-//! identity, and only clients with a certificate of the cluster CA (the
-//! service then insists on an agent certificate).
+//! The agent gateway's TLS, for both transports: the node's own
+//! certificate as the server identity, and only clients with a certificate
+//! of the cluster CA (the gateway then insists on an agent certificate).
 
+use crate::agent::quic_tls::{self, QuicTlsError};
 use crate::cluster::identity::Role;
+use quinn::crypto::rustls::QuicServerConfig;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+/// The gateway's server TLS: for gRPC over TCP and for QUIC over UDP.
+pub struct GatewayTls {
+    pub grpc: ServerTlsConfig,
+    pub quic: Arc<QuicServerConfig>,
+}
 
 /// Why the gateway's TLS files could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +25,8 @@ pub enum GatewayTlsError {
     },
     #[error("{path} is not a node certificate of the cluster CA: {why}")]
     NotANode { path: PathBuf, why: String },
+    #[error("QUIC: {0}")]
+    Quic(#[from] QuicTlsError),
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, GatewayTlsError> {
@@ -27,11 +38,7 @@ fn read(path: &Path) -> Result<Vec<u8>, GatewayTlsError> {
 
 /// The server TLS of the gateway from the cluster CA and a node's
 /// certificate and key.
-pub fn server_config(
-    ca: &Path,
-    cert: &Path,
-    key: &Path,
-) -> Result<ServerTlsConfig, GatewayTlsError> {
+pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<GatewayTls, GatewayTlsError> {
     let cert_pem = read(cert)?;
     let refuse = |why: String| GatewayTlsError::NotANode {
         path: cert.to_path_buf(),
@@ -41,9 +48,12 @@ pub fn server_config(
         Role::Node(_) => {}
         other => return Err(refuse(format!("it is the certificate of {other}"))),
     }
-    Ok(ServerTlsConfig::new()
-        .identity(Identity::from_pem(cert_pem, read(key)?))
-        .client_ca_root(Certificate::from_pem(read(ca)?)))
+    let (ca_pem, key_pem) = (read(ca)?, read(key)?);
+    let quic = Arc::new(quic_tls::server(&ca_pem, &cert_pem, &key_pem)?);
+    let grpc = ServerTlsConfig::new()
+        .identity(Identity::from_pem(cert_pem, key_pem))
+        .client_ca_root(Certificate::from_pem(ca_pem));
+    Ok(GatewayTls { grpc, quic })
 }
 
 #[cfg(test)]

@@ -34,6 +34,11 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("binding UDP {addr}: {source}")]
+    BindUdp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("inherited sockets: {0}")]
     Inherited(String),
     #[error("{0}")]
@@ -57,6 +62,8 @@ pub enum ServerError {
     HttpsTls(#[from] crate::api::http::tls::TlsConfigError),
     #[error("agent gateway: {0}")]
     GatewayTls(#[from] crate::gateway::tls::GatewayTlsError),
+    #[error("the agent gateway's QUIC endpoint: {0}")]
+    QuicEndpoint(std::io::Error),
 }
 
 /// What a node serves, resolved from the command line and the node file.
@@ -77,7 +84,8 @@ pub struct Options {
     pub node: Option<NodeConfig>,
     /// Connection, handshake, stream and request limits of every listener.
     pub limits: ListenerLimits,
-    /// The agent gateway (gRPC, mutual TLS from the cluster CA).
+    /// The agent gateway (gRPC on TCP and QUIC on UDP at this address,
+    /// mutual TLS from the cluster CA).
     pub agents: Option<SocketAddr>,
     /// The cluster CA, this node's certificate and key, for the agent
     /// gateway (the node file's, or `--cluster-ca` etc. for a single node).
@@ -168,6 +176,19 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
             )))
         }
     };
+    let agents = opts.agents.map(|a| inherited.tcp(a)).transpose()?;
+    // QUIC on the UDP port of the same address (the TCP listener's own, so
+    // that port 0 means the port TCP got).
+    let agents_udp = match (opts.agents, &agents) {
+        (Some(wanted), Some(l)) => {
+            let addr = l.local_addr().map_err(|source| ServerError::Bind {
+                addr: wanted,
+                source,
+            })?;
+            Some(inherited.udp(addr)?)
+        }
+        _ => None,
+    };
     let listeners = Listeners {
         http: bind_all(&mut inherited, &opts.http)?,
         https: bind_all(&mut inherited, &opts.https)?,
@@ -177,7 +198,8 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
             .as_ref()
             .map(|n| inherited.tcp(n.raft))
             .transpose()?,
-        agents: opts.agents.map(|a| inherited.tcp(a)).transpose()?,
+        agents,
+        agents_udp,
     };
     inherited.close_unclaimed();
     // Cookies, the Raft log and snapshots: nobody else's to read.

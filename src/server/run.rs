@@ -2,7 +2,9 @@
 //! tracked, and on shutdown the node stops accepting, lets requests in
 //! flight finish, and waits for them up to `SHUTDOWN_GRACE`. Every
 //! listener enforces the `ListenerLimits`. The agent gateway, when
-//! configured, proposes its agents' reports in the background.
+//! configured, serves gRPC on its TCP listener and QUIC on the UDP socket
+//! of the same address, and proposes its agents' reports in the
+//! background.
 
 use super::limits::{ListenerLimits, NODE_MAX_STREAMS};
 use super::{announce::announce, grpc, signals, ServerError};
@@ -32,6 +34,8 @@ pub struct Listeners {
     pub raft: Option<TcpListener>,
     /// The agent gateway (gRPC).
     pub agents: Option<TcpListener>,
+    /// The agent gateway's QUIC socket, at the same address (UDP).
+    pub agents_udp: Option<std::net::UdpSocket>,
 }
 
 /// TLS for the listeners that have it.
@@ -40,7 +44,8 @@ pub struct TlsConfigs {
     pub https: Option<Arc<rustls::ServerConfig>>,
     pub grpc: Option<tonic::transport::ServerTlsConfig>,
     pub raft: Option<tonic::transport::ServerTlsConfig>,
-    pub agents: Option<tonic::transport::ServerTlsConfig>,
+    /// The agent gateway's, for gRPC and QUIC.
+    pub agents: Option<gateway::tls::GatewayTls>,
 }
 
 /// Serve `listeners` over `ledger`, within `limits`, until `shutdown` resolves.
@@ -110,7 +115,28 @@ pub async fn run(
             Arc::clone(&agents.pending),
             agent_timeout,
         )));
-        let router = grpc::builder(tls.agents, &limits, limits.grpc_max_streams)?
+        let (agents_grpc, agents_quic) = match tls.agents {
+            Some(t) => (Some(t.grpc), Some(t.quic)),
+            None => (None, None),
+        };
+        if let (Some(socket), Some(crypto)) = (listeners.agents_udp, agents_quic) {
+            let config = gateway::quic::server_config(crypto, &limits);
+            let endpoint =
+                gateway::quic::endpoint(socket, config).map_err(ServerError::QuicEndpoint)?;
+            match endpoint.local_addr() {
+                Ok(addr) => tracing::info!(address = %addr, scheme = "agents-quic", "listening"),
+                Err(e) => {
+                    tracing::warn!(error = %e, scheme = "agents-quic", "listening on an unknown address")
+                }
+            }
+            tracker.spawn(gateway::quic::serve(
+                endpoint,
+                agents.clone(),
+                limits,
+                stop.clone(),
+            ));
+        }
+        let router = grpc::builder(agents_grpc, &limits, limits.grpc_max_streams)?
             .add_service(gateway::server(agents));
         tracker.spawn(grpc::serve(
             router,

@@ -5,9 +5,10 @@
 use super::http::{get_within, request, Reply};
 use super::processes::{ours_bin, start_node, Running};
 use super::site::Site;
-use super::sockets::{addr_of, loopback, rebind};
+use super::sockets::{addr_of, loopback, loopback_pair, rebind, rebind_udp};
 use super::unique;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -29,9 +30,10 @@ pub struct ClusterNode {
     pub args: Vec<String>,
     /// `RUST_LOG` for the node; None leaves the broker's default filter.
     pub rust_log: Option<String>,
-    /// The node's HTTP and Raft sockets, bound when its file was written and
-    /// held until its first start; a restart binds the same addresses again.
-    reserved: Vec<TcpListener>,
+    /// The node's HTTP, Raft and agent gateway (TCP and UDP) sockets, bound
+    /// when its file was written and held until its first start; a restart
+    /// binds the same addresses again.
+    reserved: Vec<OwnedFd>,
 }
 
 impl ClusterNode {
@@ -79,8 +81,12 @@ impl ClusterNode {
     /// Start (or restart) the node's process on its addresses.
     pub fn start(&mut self, site: &Site) {
         let sockets = if self.reserved.is_empty() {
-            let mut sockets = vec![rebind(self.http), rebind(self.raft)];
-            sockets.extend(self.agents.map(rebind));
+            let mut sockets: Vec<OwnedFd> =
+                vec![rebind(self.http).into(), rebind(self.raft).into()];
+            if let Some(agents) = self.agents {
+                sockets.push(rebind(agents).into());
+                sockets.push(rebind_udp(agents).into());
+            }
             sockets
         } else {
             std::mem::take(&mut self.reserved)
@@ -116,8 +122,8 @@ pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
 pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -> Vec<ClusterNode> {
     let sockets: Vec<(u64, TcpListener, TcpListener)> =
         (1..=total).map(|id| (id, loopback(), loopback())).collect();
-    // Every node runs an agent gateway too.
-    let mut agents: Vec<TcpListener> = (1..=total).map(|_| loopback()).collect();
+    // Every node runs an agent gateway too (gRPC on TCP, QUIC on UDP).
+    let mut agents: Vec<(TcpListener, UdpSocket)> = (1..=total).map(|_| loopback_pair()).collect();
     let members_upto = |last: u64| -> String {
         sockets
             .iter()
@@ -164,7 +170,7 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
                 site.profiles().display(),
                 raft = addr_of(raft),
                 http = addr_of(http),
-                agents = addr_of(&agents[*id as usize - 1]),
+                agents = addr_of(&agents[*id as usize - 1].0),
                 pki = pki.display(),
             );
             std::fs::write(&toml, text).unwrap();
@@ -175,10 +181,10 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
         .into_iter()
         .zip(files)
         .zip(agents.drain(..))
-        .map(|(((id, http, raft), (_, toml)), agents)| {
+        .map(|(((id, http, raft), (_, toml)), (agents, quic))| {
             let mut node = ClusterNode::at(id, addr_of(&http), addr_of(&raft), toml);
             node.agents = Some(addr_of(&agents));
-            node.reserved = vec![http, raft, agents];
+            node.reserved = vec![http.into(), raft.into(), agents.into(), quic.into()];
             node
         })
         .collect()

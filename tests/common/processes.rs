@@ -7,7 +7,8 @@ use super::http::{get_within, request, Reply};
 use super::site::Site;
 use super::sockets::{addr_of, inherit, listening_port, loopback};
 use super::unique;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -106,13 +107,13 @@ fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
 }
 
 /// Start our broker `serve --config toml [args]` on its node file's sockets
-/// `listeners` (answering HTTP on `http`), logging to `log` with `rust_log`
-/// (None: the broker's default filter).
+/// `listeners` (TCP and UDP; answering HTTP on `http`), logging to `log`
+/// with `rust_log` (None: the broker's default filter).
 pub fn start_node(
     toml: &Path,
     args: &[&str],
     rust_log: Option<&str>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<OwnedFd>,
     http: SocketAddr,
     log: PathBuf,
 ) -> Running {
@@ -141,6 +142,7 @@ pub struct Ours<'a> {
     args: Vec<String>,
     env: Vec<(String, String)>,
     listeners: Vec<(String, TcpListener)>,
+    udp: Vec<UdpSocket>,
 }
 
 impl<'a> Ours<'a> {
@@ -152,6 +154,7 @@ impl<'a> Ours<'a> {
             args: Vec::new(),
             env: Vec::new(),
             listeners: Vec::new(),
+            udp: Vec::new(),
         }
     }
 
@@ -176,6 +179,13 @@ impl<'a> Ours<'a> {
         self
     }
 
+    /// One more UDP socket to inherit, named by no flag: the QUIC socket at
+    /// an `--agents` listener's address (see `sockets::loopback_pair`).
+    pub fn udp(mut self, socket: UdpSocket) -> Self {
+        self.udp.push(socket);
+        self
+    }
+
     /// Start it and wait until it answers.
     pub fn start(self) -> Running {
         let http = loopback();
@@ -189,11 +199,12 @@ impl<'a> Ours<'a> {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--http", &addr.to_string()]);
-        let mut sockets = vec![http];
+        let mut sockets: Vec<OwnedFd> = vec![http.into()];
         for (flag, listener) in self.listeners {
             cmd.args([flag, addr_of(&listener).to_string()]);
-            sockets.push(listener);
+            sockets.push(listener.into());
         }
+        sockets.extend(self.udp.into_iter().map(OwnedFd::from));
         cmd.args(&self.args)
             .env("RUST_LOG", "x2gobroker=debug")
             .envs(self.env);
