@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod cluster;
+pub mod farm;
 pub mod grpc;
 pub mod http;
 pub mod processes;

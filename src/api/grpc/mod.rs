@@ -166,7 +166,7 @@ impl BrokerApi for Api {
         let pubkey = match r.pubkey.trim() {
             "" => None,
             key => Some(
-                crate::sshkey::check(key, false)
+                crate::sshkey::check(key, true)
                     .map(|_| key)
                     .map_err(|e| Status::invalid_argument(format!("pubkey: {e}")))?,
             ),

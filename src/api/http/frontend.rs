@@ -169,11 +169,11 @@ pub async fn handle(
 }
 
 /// The client's `pubkey` for session autologin: absent when empty, else
-/// one public key line without options.
+/// one public key line (options only restricting it, as Python X2Go sends).
 fn client_pubkey(field: &str) -> Result<Option<&str>, HttpError> {
     match field.trim() {
         "" => Ok(None),
-        key => Ok(Some(crate::sshkey::check(key, false).map(|_| key)?)),
+        key => Ok(Some(crate::sshkey::check(key, true).map(|_| key)?)),
     }
 }
 
