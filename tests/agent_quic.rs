@@ -178,19 +178,6 @@ fn assert_quic_refusals(rt: &tokio::runtime::Runtime, pki: &Path, addr: SocketAd
     }
 }
 
-/// `/status/agents`' `connected_here` of the node answering HTTP on `http`.
-fn connected_here(http: SocketAddr) -> Option<u64> {
-    let reply = common::http::get_within(
-        http,
-        "/status/agents",
-        Duration::from_millis(300),
-        Duration::from_secs(5),
-    )
-    .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
-    v["connected_here"].as_u64()
-}
-
 /// A single node with an agent gateway on a fresh loopback address (QUIC
 /// on its UDP port), with certificates in `pki` for `agents`.
 fn single_node(site: &Site, agents: &[String]) -> (Running, SocketAddr) {

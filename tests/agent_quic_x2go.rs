@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 mod common;
 
+use common::agents::{start_agent_logged, AgentProcess};
 use common::cluster::*;
 use common::processes::*;
 use common::site::Site;
@@ -17,7 +18,6 @@ use common::x2go::*;
 use common::{unique, wait_until};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const CONF: &str = "[global]\nrequire-password = false\n";
@@ -25,18 +25,7 @@ const PROFILES: &str = "[p]\nname=P\nhost=x2go-test (127.0.0.9)\n";
 const TIMING: &str =
     "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
 
-/// The agent process, killed on drop.
-struct AgentProcess(Child);
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `x2gobroker-agent run --transport TRANSPORT` for `host` with its
-/// certificate in `pki`, logging (its standard error) to `log`.
+/// A real agent for `host` over `transport`, its debug log in `log`.
 fn start_agent(
     pki: &Path,
     host: &str,
@@ -45,23 +34,7 @@ fn start_agent(
     log: &Path,
 ) -> AgentProcess {
     let brokers: Vec<String> = brokers.iter().map(|b| b.to_string()).collect();
-    let child = Command::new(env!("CARGO_BIN_EXE_x2gobroker-agent"))
-        .args(["run", "--transport", transport, "--brokers"])
-        .arg(brokers.join(","))
-        .arg("--ca")
-        .arg(pki.join("ca.pem"))
-        .arg("--cert")
-        .arg(pki.join(format!("agent-{host}.pem")))
-        .arg("--key")
-        .arg(pki.join(format!("agent-{host}-key.pem")))
-        .args(["--hostname", host, "--interval-ms", "300"])
-        .env("RUST_LOG", "x2gobroker=debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    AgentProcess(child)
+    start_agent_logged(pki, host, &brokers, &["--transport", transport], Some(log))
 }
 
 /// A host name no other test uses (its sessions are this test's only).
@@ -74,19 +47,6 @@ fn suspended(user: &str, server: &str) -> String {
     let sid = new_session(user, server, true);
     change_status(user, "S", &sid);
     sid
-}
-
-/// `/status/agents`' `connected_here` of the node answering HTTP on `http`.
-fn connected_here(http: SocketAddr) -> Option<u64> {
-    let reply = common::http::get_within(
-        http,
-        "/status/agents",
-        Duration::from_millis(300),
-        Duration::from_secs(5),
-    )
-    .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
-    v["connected_here"].as_u64()
 }
 
 #[test]

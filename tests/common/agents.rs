@@ -4,7 +4,7 @@
 
 use super::processes::ours_bin;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 
 /// An agent process, killed on drop.
 pub struct AgentProcess(pub Child);
@@ -42,7 +42,25 @@ pub fn keygen_agents(pki: &Path, hosts: &[&str]) {
 /// listing every 200 ms and reporting the load every second; `extra`
 /// flags are appended.
 pub fn start_agent(pki: &Path, host: &str, brokers: &[String], extra: &[&str]) -> AgentProcess {
-    let child = Command::new(env!("CARGO_BIN_EXE_x2gobroker-agent"))
+    start_agent_logged(pki, host, brokers, extra, None)
+}
+
+/// `start_agent`, its standard error (debug log) into `log` when given.
+pub fn start_agent_logged(
+    pki: &Path,
+    host: &str,
+    brokers: &[String],
+    extra: &[&str],
+    log: Option<&Path>,
+) -> AgentProcess {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_x2gobroker-agent"));
+    if let Some(log) = log {
+        cmd.env("RUST_LOG", "x2gobroker=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap());
+    }
+    let child = cmd
         .arg("run")
         .arg("--brokers")
         .arg(brokers.join(","))

@@ -279,9 +279,8 @@ pub async fn raft_channel(
         .unwrap()
 }
 
-/// `/status/agents` of the node answering HTTP on `http`: (servers,
-/// servers up, sessions) in its replicated tables.
-pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
+/// `/status/agents` of the node answering HTTP on `http`, as JSON.
+pub fn agents_status(http: SocketAddr) -> Option<serde_json::Value> {
     let reply = get_within(
         http,
         "/status/agents",
@@ -289,7 +288,18 @@ pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
         Duration::from_secs(5),
     )
     .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
+    serde_json::from_str(&reply.body).ok()
+}
+
+/// `/status/agents`' `connected_here` of the node answering HTTP on `http`.
+pub fn connected_here(http: SocketAddr) -> Option<u64> {
+    agents_status(http)?["connected_here"].as_u64()
+}
+
+/// `/status/agents` of the node answering HTTP on `http`: (servers,
+/// servers up, sessions) in its replicated tables.
+pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
+    let v = agents_status(http)?;
     Some((
         v["servers"].as_u64()?,
         v["servers_up"].as_u64()?,
