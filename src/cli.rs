@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Public gRPC API listener (TLS with --tls-cert/--tls-key; plain only on loopback).
     #[arg(long, value_name = "ADDR")]
     pub grpc: Option<SocketAddr>,
+    /// Prometheus metrics listener (plain HTTP, `GET /metrics`; keep it on a private address).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// PEM certificate chain for --https and --grpc.
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -250,6 +253,7 @@ impl ServeArgs {
             http,
             https,
             grpc: self.grpc.or_else(|| file.and_then(|n| n.grpc)),
+            metrics: self.metrics.or_else(|| file.and_then(|n| n.metrics)),
             tls_cert,
             tls_key,
             allow_tls12: self.allow_tls12,

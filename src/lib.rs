@@ -17,6 +17,7 @@ pub mod ctl;
 pub mod gateway;
 pub mod keygen;
 pub mod logsafe;
+pub mod metrics;
 pub mod placement;
 pub mod profiles;
 pub mod server;

@@ -17,6 +17,7 @@ mod common;
 
 use common::cluster::*;
 use common::farm::*;
+use common::metrics::{promtool_accepts, sample};
 use common::processes::start_reference;
 use common::x2go::*;
 use std::time::{Duration, Instant};
@@ -75,6 +76,37 @@ fn sessions_and_load_place_users_as_the_reference_on_every_node() {
         "{}",
         resumed.body
     );
+
+    // The metrics show the servers, sessions, load factors and agents.
+    let page = farm.metrics(1);
+    assert_eq!(
+        sample(&page, "x2gobroker_servers{name=\"up\"}"),
+        2.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "x2gobroker_sessions{server=\"x2go2\",status=\"S\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&page, "x2gobroker_load_factor{server=\"x2go1\"}"),
+        100.0
+    );
+    assert_eq!(
+        sample(&page, "x2gobroker_load_factor{server=\"x2go2\"}"),
+        900.0
+    );
+    assert!(sample(&page, "x2gobroker_placements_total{reason=\"resume\"}") >= 1.0);
+    promtool_accepts(&page);
+    let connected = |transport: &str| -> f64 {
+        let series = format!("x2gobroker_agents_connected{{name=\"{transport}\"}}");
+        (1..=3).map(|id| sample(&farm.metrics(id), &series)).sum()
+    };
+    assert_eq!((connected("grpc"), connected("quic")), (1.0, 1.0));
+    let reported: f64 = (1..=3)
+        .map(|id| sample(&farm.metrics(id), "x2gobroker_agent_reports_total"))
+        .sum();
+    assert!(reported >= 2.0, "agent reports proposed: {reported}");
 
     // A running session shows as R, is suspended through its agent and handed out.
     change_status(name, "R", &sid);

@@ -9,6 +9,7 @@ use super::selection::Selected;
 use super::{Broker, BrokerError};
 use crate::gateway::orders::Order;
 use crate::logsafe::escaped;
+use crate::metrics::METRICS;
 use crate::placement::{self, Decision, UserSession};
 use crate::profiles::Profile;
 use crate::state::{Candidate, State};
@@ -68,7 +69,10 @@ impl Broker {
             host: Some(host.to_string()),
         };
         Ok(match placement::resume_on(&usable, &sessions) {
-            Some(Decision::Resume { host, info }) => Some(selected(&host, info)),
+            Some(Decision::Resume { host, info }) => {
+                METRICS.placed("resume");
+                Some(selected(&host, info))
+            }
             Some(Decision::TakeOver {
                 host,
                 server,
@@ -93,6 +97,7 @@ impl Broker {
                         tracing::warn!(server = %escaped(&server), session = %escaped(&session), error = %e, "could not suspend the running session")
                     }
                 }
+                METRICS.placed("takeover");
                 Some(selected(&host, info))
             }
             Some(Decision::New { .. } | Decision::NoneAvailable) | None => None,

@@ -10,6 +10,7 @@
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::logsafe::escaped;
+use crate::metrics::METRICS;
 use crate::placement;
 use crate::profiles::Profile;
 use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
@@ -150,6 +151,7 @@ impl Broker {
             }
         }
         if let Some(only) = placement::sole_host(&candidates) {
+            METRICS.placed("sole");
             return Ok(if only.alive {
                 Selected::host(profile, &only.name)
             } else if let [the_host] = initial.as_slice() {
@@ -166,6 +168,11 @@ impl Broker {
                 Selected::no_x2go_server(profile.port_of(&only.name))
             });
         }
+        let by_load = self.ledger.read(|s| {
+            candidates
+                .iter()
+                .any(|c| s.server_for(&c.name).is_some_and(|(_, r)| r.load.is_some()))
+        });
         let cmd = Command::Place {
             profile: profile.id.clone(),
             user: user.to_string(),
@@ -174,8 +181,16 @@ impl Broker {
             window_ms: self.settings.placement_window.as_millis() as u64,
         };
         match self.ledger.submit(cmd).await? {
-            Outcome::Placed(PlacedOutcome::Host(h)) => Ok(Selected::host(profile, &h)),
+            Outcome::Placed(PlacedOutcome::Host(h)) => {
+                METRICS.placed(if by_load { "load" } else { "count" });
+                Ok(Selected::host(profile, &h))
+            }
+            Outcome::Placed(PlacedOutcome::Sticky(h)) => {
+                METRICS.placed("sticky");
+                Ok(Selected::host(profile, &h))
+            }
             Outcome::Placed(PlacedOutcome::NoneAvailable) => {
+                METRICS.placed("none");
                 let last = names
                     .last()
                     .map(|n| profile.port_of(n))

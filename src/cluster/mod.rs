@@ -420,6 +420,10 @@ async fn run_batch(node: &Node, mut batch: Vec<Proposal>, may_forward: bool) {
             [(one, _)] => one.clone(),
             many => Command::Batch(many.iter().map(|(c, _)| c.clone()).collect()),
         };
+        crate::metrics::METRICS.proposals.inc();
+        crate::metrics::METRICS
+            .proposal_batch
+            .observe(batch.len() as f64);
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match node.attempt(&cmd, may_forward, left).await {
             Ok(outcome) => {

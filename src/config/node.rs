@@ -59,6 +59,8 @@ pub struct NodeConfig {
     pub https: Vec<SocketAddr>,
     /// The public gRPC API listener.
     pub grpc: Option<SocketAddr>,
+    /// The Prometheus metrics listener (plain HTTP).
+    pub metrics: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Mutual TLS between nodes and towards `x2gobrokerctl` (`x2gobroker

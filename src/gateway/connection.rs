@@ -72,10 +72,10 @@ pub struct Agents {
 
 impl Agents {
     /// `host`'s agent said Hello: commands for `host` go to this connection.
-    pub fn connected(&self, host: &str, hello: &proto::Hello, transport: &str) -> Attached {
+    pub fn connected(&self, host: &str, hello: &proto::Hello, transport: &'static str) -> Attached {
         tracing::info!(server = %escaped(host), version = %escaped(&hello.version), transport, "agent connected");
         self.pending.lock().seen(host);
-        self.links.attach(host)
+        self.links.attach(host, transport)
     }
 
     /// One message from `host`'s agent.

@@ -29,6 +29,7 @@ pub enum CommandError {
 
 struct Link {
     conn: u64,
+    transport: &'static str,
     tx: mpsc::Sender<BrokerCommand>,
     waiting: HashMap<u64, oneshot::Sender<CommandResult>>,
 }
@@ -53,11 +54,12 @@ impl Links {
 
     /// `host`'s agent connected: commands for it go to this connection
     /// from now on (an older connection's commands fail as disconnected).
-    pub fn attach(&self, host: &str) -> Attached {
+    pub fn attach(&self, host: &str, transport: &'static str) -> Attached {
         let (tx, commands) = mpsc::channel(QUEUE);
         let conn = self.next_id();
         let link = Link {
             conn,
+            transport,
             tx,
             waiting: HashMap::new(),
         };
@@ -81,6 +83,15 @@ impl Links {
     /// How many agents are connected here.
     pub fn connected(&self) -> usize {
         self.links.lock().len()
+    }
+
+    /// How many agents are connected here over each transport.
+    pub fn connected_by_transport(&self) -> Vec<(&'static str, usize)> {
+        let links = self.links.lock();
+        ["grpc", "quic"]
+            .into_iter()
+            .map(|t| (t, links.values().filter(|l| l.transport == t).count()))
+            .collect()
     }
 
     /// A `CommandResult` came from `host`'s agent.
@@ -174,7 +185,7 @@ mod tests {
     #[tokio::test]
     async fn a_command_gets_the_result_with_its_id() {
         let links = std::sync::Arc::new(Links::default());
-        let mut a = links.attach("x2go1");
+        let mut a = links.attach("x2go1", "grpc");
         let agent = {
             let links = links.clone();
             tokio::spawn(async move {
@@ -215,13 +226,13 @@ mod tests {
                 .await,
             Err(CommandError::NotConnected("nope".into()))
         );
-        let _silent = links.attach("x2go1");
+        let _silent = links.attach("x2go1", "grpc");
         let r = links
             .command("x2go1", ping(), Duration::from_millis(20))
             .await;
         assert!(matches!(r, Err(CommandError::Timeout { .. })), "{r:?}");
-        let old = links.attach("x2go2");
-        let new = links.attach("x2go2");
+        let old = links.attach("x2go2", "grpc");
+        let new = links.attach("x2go2", "grpc");
         links.detach("x2go2", old.conn);
         assert!(links.is_connected("x2go2"), "a newer connection stays");
         links.detach("x2go2", new.conn);
@@ -233,7 +244,7 @@ mod tests {
     #[tokio::test]
     async fn a_closed_connection_fails_the_command() {
         let links = Links::default();
-        let a = links.attach("x2go1");
+        let a = links.attach("x2go1", "grpc");
         drop(a.commands);
         assert_eq!(
             links.command("x2go1", ping(), Duration::from_secs(1)).await,

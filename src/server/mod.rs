@@ -75,6 +75,8 @@ pub struct Options {
     pub https: Vec<SocketAddr>,
     /// The public gRPC API.
     pub grpc: Option<SocketAddr>,
+    /// Prometheus metrics (plain HTTP).
+    pub metrics: Option<SocketAddr>,
     /// Certificate chain and key for HTTPS and the public gRPC API.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -193,6 +195,7 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
         http: bind_all(&mut inherited, &opts.http)?,
         https: bind_all(&mut inherited, &opts.https)?,
         grpc: opts.grpc.map(|a| inherited.tcp(a)).transpose()?,
+        metrics: opts.metrics.map(|a| inherited.tcp(a)).transpose()?,
         raft: opts
             .node
             .as_ref()

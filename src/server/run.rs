@@ -30,6 +30,8 @@ pub struct Listeners {
     pub https: Vec<TcpListener>,
     /// The public gRPC API.
     pub grpc: Option<TcpListener>,
+    /// Prometheus metrics (plain HTTP).
+    pub metrics: Option<TcpListener>,
     /// Node-to-node and admin gRPC (a cluster member only).
     pub raft: Option<TcpListener>,
     /// The agent gateway (gRPC).
@@ -155,6 +157,17 @@ pub async fn run(
             ctx.clone(),
             listener,
             tls,
+            limits,
+            stop.clone(),
+            tracker.clone(),
+        ));
+    }
+    if let Some(listener) = listeners.metrics {
+        log_listening(&listener, "metrics");
+        tracker.spawn(crate::api::http::serve(
+            crate::api::http::Context::metrics_only(broker.clone()),
+            listener,
+            None,
             limits,
             stop.clone(),
             tracker.clone(),

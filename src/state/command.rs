@@ -133,6 +133,9 @@ pub enum Outcome {
 /// The result of a `Place` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PlacedOutcome {
+    /// The least loaded usable host.
     Host(String),
     NoneAvailable,
+    /// The host the user was placed on recently (still usable).
+    Sticky(String),
 }

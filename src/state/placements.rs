@@ -54,17 +54,20 @@ impl State {
         window_ms: Millis,
         writes: &mut Vec<Write>,
     ) -> PlacedOutcome {
-        let chosen = match placement::sole_host(candidates) {
-            Some(only) => Some(only.name.clone()),
-            // A user placed recently on a host that is still usable goes back there.
+        // A user placed recently on a host that is still usable goes back there.
+        let sticky = match placement::sole_host(candidates) {
+            Some(_) => None,
             None => self
                 .placement(profile, user)
                 .filter(|r| now.saturating_sub(r.at) <= window_ms)
                 .and_then(|r| candidates.iter().find(|c| c.name == r.host))
                 .map(|c| self.host_view(c))
                 .filter(|v| v.alive && !v.drained)
-                .map(|v| v.name)
-                .or_else(|| self.least_loaded(candidates)),
+                .map(|v| v.name),
+        };
+        let chosen = match placement::sole_host(candidates) {
+            Some(only) => Some(only.name.clone()),
+            None => sticky.clone().or_else(|| self.least_loaded(candidates)),
         };
         match chosen {
             Some(host) => {
@@ -75,7 +78,10 @@ impl State {
                 };
                 writes.push(pairs::placement_put(profile, user, &rec));
                 self.insert_placement((profile.to_string(), user.to_string()), rec);
-                PlacedOutcome::Host(host)
+                match sticky {
+                    Some(_) => PlacedOutcome::Sticky(host),
+                    None => PlacedOutcome::Host(host),
+                }
             }
             None => PlacedOutcome::NoneAvailable,
         }

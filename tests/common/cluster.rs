@@ -24,6 +24,8 @@ pub struct ClusterNode {
     pub raft: SocketAddr,
     /// The agent gateway, when the node file has one.
     pub agents: Option<SocketAddr>,
+    /// The metrics listener, when `with_metrics` added one.
+    pub metrics: Option<SocketAddr>,
     pub toml: PathBuf,
     pub running: Option<Running>,
     /// Extra `serve` flags.
@@ -44,12 +46,24 @@ impl ClusterNode {
             http,
             raft,
             agents: None,
+            metrics: None,
             toml,
             running: None,
             args: Vec::new(),
             rust_log: Some("x2gobroker=debug,openraft=warn".into()),
             reserved: Vec::new(),
         }
+    }
+
+    /// Give the node a `--metrics` listener (before its first start).
+    pub fn with_metrics(&mut self) -> SocketAddr {
+        let listener = loopback();
+        let addr = addr_of(&listener);
+        self.reserved.push(listener.into());
+        self.args
+            .extend(["--metrics".to_string(), addr.to_string()]);
+        self.metrics = Some(addr);
+        addr
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -86,6 +100,9 @@ impl ClusterNode {
             if let Some(agents) = self.agents {
                 sockets.push(rebind(agents).into());
                 sockets.push(rebind_udp(agents).into());
+            }
+            if let Some(metrics) = self.metrics {
+                sockets.push(rebind(metrics).into());
             }
             sockets
         } else {

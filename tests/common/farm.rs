@@ -57,6 +57,7 @@ impl Farm {
         for n in nodes.iter_mut() {
             n.args = vec!["--agent-timeout-ms".into(), agent_timeout_ms.into()];
             n.args.extend(node_args.iter().map(|a| a.to_string()));
+            n.with_metrics();
         }
         start_all(&site, &mut nodes);
         let pki = site.path("pki");
@@ -98,6 +99,11 @@ impl Farm {
 
     pub fn node(&self, id: u64) -> &ClusterNode {
         &self.nodes[id as usize - 1]
+    }
+
+    /// The metrics page of node `id`.
+    pub fn metrics(&self, id: u64) -> String {
+        super::metrics::scrape(self.node(id).metrics.expect("a metrics listener"))
     }
 
     /// The SSH port of server `i` (0: x2go1, 1: x2go2).

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod farm;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod processes;
 pub mod site;
 pub mod sockets;

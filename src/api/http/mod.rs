@@ -48,6 +48,8 @@ const IT_WORKS: &str = "<body><html><h1>X2Go Session Broker</h1><p>It works...</
 pub struct Context {
     pub broker: Arc<Broker>,
     pub listing: listing::ListingCache,
+    /// The metrics listener: `/metrics` and nothing else.
+    metrics_only: bool,
 }
 
 impl Context {
@@ -55,6 +57,16 @@ impl Context {
         Arc::new(Context {
             broker,
             listing: listing::ListingCache::default(),
+            metrics_only: false,
+        })
+    }
+
+    /// The context of the `--metrics` listener.
+    pub fn metrics_only(broker: Arc<Broker>) -> Arc<Self> {
+        Arc::new(Context {
+            broker,
+            listing: listing::ListingCache::default(),
+            metrics_only: true,
         })
     }
 }
@@ -70,13 +82,18 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let client = client_ip(peer);
-    let (answer, failure) = match route(&ctx, req, client).await {
+    let mut labels = Labels::default();
+    let (answer, failure) = match route(&ctx, req, client, &mut labels).await {
         Ok(r) => (r, None),
         Err(e) => (e.response(), Some(e)),
     };
     let status = answer.status();
     let shown: String = path.chars().take(200).collect();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    if !ctx.metrics_only {
+        crate::metrics::METRICS.request(labels.frontend, labels.task, status.as_u16(), seconds);
+    }
+    let ms = seconds * 1000.0;
     match failure {
         Some(why) if status.is_client_error() => {
             tracing::warn!(client = %client, method = %method, path = %escaped(&shown), status = status.as_u16(), reason = %escaped(&why), ms, "request refused")
@@ -93,14 +110,57 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
 
 type Routed = Result<Response<Body>, HttpError>;
 
+/// What the metrics say a request was: its frontend and task.
+struct Labels {
+    frontend: &'static str,
+    task: &'static str,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            frontend: "other",
+            task: "none",
+        }
+    }
+}
+
+/// A task name as a metrics label: the known ones, else `other`.
+fn task_label(task: &str) -> &'static str {
+    match task {
+        "listsessions" => "listsessions",
+        "listprofiles" => "listprofiles",
+        "selectsession" => "selectsession",
+        "testcon" => "testcon",
+        "setpass" => "setpass",
+        "" => "authcheck",
+        _ => "other",
+    }
+}
+
 fn get_only() -> HttpError {
     HttpError::MethodNotAllowed("GET only".into())
 }
 
-async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed {
+async fn route(
+    ctx: &Context,
+    req: Request<Incoming>,
+    client: IpAddr,
+    labels: &mut Labels,
+) -> Routed {
     let broker = &ctx.broker;
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    if ctx.metrics_only {
+        return match (path.as_str(), method) {
+            ("/metrics", Method::GET) => Ok(response::page(
+                response::PROMETHEUS_TEXT,
+                crate::metrics::snapshot::page(broker),
+            )),
+            ("/metrics", _) => Err(get_only()),
+            _ => Err(HttpError::NotFound(path)),
+        };
+    }
     if path == "/healthz" {
         return match method {
             Method::GET | Method::HEAD => Ok(response::page(TEXT_PLAIN, "ok\n")),
@@ -154,6 +214,8 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let loaded = broker.current();
+        labels.frontend = "uccs";
+        labels.task = "listprofiles";
         return uccs::handle(broker, &loaded, &backend, version, auth.as_deref(), client).await;
     }
     if uccs::is_ping_path(&path) {
@@ -175,11 +237,16 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
             "{method} not allowed here"
         )));
     }
+    labels.frontend = match dialect {
+        Dialect::Plain => "plain",
+        Dialect::Json => "json",
+    };
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let body = read_body(req).await?;
     let loaded = broker.current();
     let backend = frontend::backend_for(&loaded, dialect, &rest)?;
     let form = Form::parse(&query, &body)?;
+    labels.task = task_label(form.get("task"));
     frontend::handle(ctx, &loaded, dialect, backend, &form, client).await
 }
 
