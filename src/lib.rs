@@ -16,6 +16,7 @@ pub mod config;
 pub mod ctl;
 pub mod gateway;
 pub mod keygen;
+pub mod logging;
 pub mod logsafe;
 pub mod metrics;
 pub mod placement;

@@ -20,6 +20,9 @@ use std::path::PathBuf;
 pub struct AgentCli {
     #[command(subcommand)]
     pub command: AgentCommand,
+    /// Log lines as text or as one JSON object each (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Subcommand, Debug)]

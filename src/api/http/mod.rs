@@ -78,6 +78,43 @@ pub fn client_ip(peer: SocketAddr) -> IpAddr {
 
 /// Route and answer one request.
 pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", id = %id);
+    let mut answer = tracing::Instrument::instrument(answer(ctx, req, peer), span).await;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
+        answer.headers_mut().insert(REQUEST_ID, value);
+    }
+    answer
+}
+
+/// The header carrying a request's id (taken from the client when it is
+/// a short token, else made here).
+const REQUEST_ID: &str = "x-request-id";
+
+/// The client's `X-Request-Id` when it is 1 to 64 characters of
+/// `[A-Za-z0-9._-]`, else 16 random hex digits.
+fn request_id(req: &Request<Incoming>) -> String {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+    match given {
+        Some(v) => v.to_string(),
+        None => {
+            let mut r = [0u8; 8];
+            let _ = getrandom::getrandom(&mut r);
+            r.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+/// Answer one request (inside its span) and log it.
+async fn answer(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
