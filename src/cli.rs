@@ -94,8 +94,11 @@ pub struct ServeArgs {
     /// PEM private key for --https and --grpc.
     #[arg(long, value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
-    /// Also accept TLS 1.2 (for old clients); TLS 1.3 only otherwise.
+    /// HTTPS and the public gRPC API accept TLS 1.3 only (by default TLS 1.2 and 1.3, AEAD cipher suites only).
     #[arg(long)]
+    pub tls13_only: bool,
+    /// Accepted for old command lines: TLS 1.2 is allowed by default now.
+    #[arg(long, hide = true)]
     pub allow_tls12: bool,
     /// Permit plain HTTP on non-loopback addresses (passwords travel in clear text).
     #[arg(long)]
@@ -259,7 +262,7 @@ impl ServeArgs {
             metrics: self.metrics.or_else(|| file.and_then(|n| n.metrics)),
             tls_cert,
             tls_key,
-            allow_tls12: self.allow_tls12,
+            tls13_only: self.tls13_only,
             allow_insecure_http: self.allow_insecure_http,
             node,
             limits: ListenerLimits {

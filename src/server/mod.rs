@@ -66,6 +66,9 @@ pub enum ServerError {
     QuicEndpoint(std::io::Error),
 }
 
+/// A listener's TLS server configuration.
+type Tls = Arc<rustls::ServerConfig>;
+
 /// What a node serves, resolved from the command line and the node file.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -80,7 +83,8 @@ pub struct Options {
     /// Certificate chain and key for HTTPS and the public gRPC API.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    pub allow_tls12: bool,
+    /// HTTPS and the public gRPC API accept TLS 1.3 only (else 1.2 and 1.3).
+    pub tls13_only: bool,
     pub allow_insecure_http: bool,
     /// This node's cluster file; None for a single node on its local store.
     pub node: Option<NodeConfig>,
@@ -129,36 +133,19 @@ impl Options {
         Ok(())
     }
 
-    /// The TLS configurations of the frontends.
-    fn tls(
-        &self,
-    ) -> Result<
-        (
-            Option<Arc<rustls::ServerConfig>>,
-            Option<tonic::transport::ServerTlsConfig>,
-        ),
-        ServerError,
-    > {
+    /// The TLS configurations of the frontends: HTTPS, the public gRPC API.
+    fn tls(&self) -> Result<(Option<Tls>, Option<Tls>), ServerError> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
             return Ok((None, None));
         };
+        use crate::api::http::tls::{server_config, Alpn};
         let https = if self.https.is_empty() {
             None
         } else {
-            Some(crate::api::http::tls::server_config(
-                cert,
-                key,
-                self.allow_tls12,
-            )?)
+            Some(server_config(cert, key, self.tls13_only, Alpn::Http1)?)
         };
         let grpc = match self.grpc {
-            Some(_) => {
-                let read = |p: &PathBuf| {
-                    std::fs::read(p).map_err(|e| ServerError::Tls(format!("{}: {e}", p.display())))
-                };
-                let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
-                Some(tonic::transport::ServerTlsConfig::new().identity(identity))
-            }
+            Some(_) => Some(server_config(cert, key, self.tls13_only, Alpn::H2)?),
             None => None,
         };
         Ok((https, grpc))

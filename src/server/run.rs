@@ -44,7 +44,8 @@ pub struct Listeners {
 #[derive(Default)]
 pub struct TlsConfigs {
     pub https: Option<Arc<rustls::ServerConfig>>,
-    pub grpc: Option<tonic::transport::ServerTlsConfig>,
+    /// The public gRPC API's (its listener does the handshake itself).
+    pub grpc: Option<Arc<rustls::ServerConfig>>,
     pub raft: Option<tonic::transport::ServerTlsConfig>,
     /// The agent gateway's, for gRPC and QUIC.
     pub agents: Option<gateway::tls::GatewayTls>,
@@ -76,6 +77,7 @@ pub async fn run(
             limits,
             stop.clone(),
             "node-to-node",
+            None,
         ));
     }
     let broker = Arc::new(Broker::new(settings, ledger)?);
@@ -98,7 +100,7 @@ pub async fn run(
     background.push(tokio::spawn(purge_periodically(broker.clone())));
     if let Some(listener) = listeners.grpc {
         log_listening(&listener, "grpc");
-        let router = grpc::builder(tls.grpc, &limits, limits.grpc_max_streams)?
+        let router = grpc::builder(None, &limits, limits.grpc_max_streams)?
             .add_service(crate::api::grpc::server(broker.clone()))
             .add_service(crate::api::grpc::reflection()?);
         tracker.spawn(grpc::serve(
@@ -107,6 +109,7 @@ pub async fn run(
             limits,
             stop.clone(),
             "public gRPC API",
+            tls.grpc,
         ));
     }
     if let Some(listener) = listeners.agents {
@@ -146,6 +149,7 @@ pub async fn run(
             limits,
             stop.clone(),
             "agent gateway",
+            None,
         ));
     }
     let ctx = crate::api::http::Context::new(broker.clone());
