@@ -33,6 +33,13 @@ pub enum Command {
     CheckConfig(ConfigArgs),
     /// Create the cluster CA (once) and certificates for nodes, admins and agents (mutual TLS).
     Keygen(KeygenArgs),
+    /// Write the manual pages (man8/) and shell completions (completions/) of all three binaries.
+    #[command(hide = true)]
+    Docs {
+        /// The directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -177,6 +184,8 @@ pub enum CliError {
     Load(#[from] crate::broker::LoadError),
     #[error(transparent)]
     Keygen(#[from] crate::keygen::KeygenError),
+    #[error(transparent)]
+    Docs(#[from] crate::docs::DocsError),
 }
 
 /// Run the command line; the returned error is printed by the binary.
@@ -207,6 +216,12 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
                 crate::keygen::generate(&args.out, &args.nodes, &args.clients, &args.agents)?;
             for file in files {
                 println!("{file}");
+            }
+            Ok(())
+        }
+        Command::Docs { out } => {
+            for file in crate::docs::write_all(&out)? {
+                println!("{}", file.display());
             }
             Ok(())
         }
