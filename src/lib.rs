@@ -22,6 +22,7 @@ pub mod logsafe;
 pub mod metrics;
 pub mod placement;
 pub mod profiles;
+pub mod refagent;
 pub mod server;
 pub mod sshkey;
 pub mod state;

@@ -14,6 +14,7 @@ use crate::config::BrokerConf;
 use crate::placement::{matching_hostnames, UserSession};
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{Profile, BUILTIN_DEFAULTS};
+use crate::refagent::QueryMode;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -41,6 +42,9 @@ pub struct Lister<'a> {
     sessions: Vec<UserSession>,
     /// The profiles with a host whose agent reports (by id).
     covered: BTreeSet<String>,
+    /// The user's sessions as the reference's agent on this host lists
+    /// them, when some profile is queried in `LOCAL` mode and it answered.
+    local: Option<Vec<UserSession>>,
 }
 
 /// How a profile with agents on its hosts is listed, as the reference
@@ -84,6 +88,16 @@ impl Broker {
             }),
             _ => Default::default(),
         };
+        let wants_local = backend == Backend::Inifile
+            && loaded.profiles.profiles.iter().any(|p| {
+                !p.is_shadow()
+                    && !covered.contains(&p.id)
+                    && QueryMode::of(&loaded.conf, p) == QueryMode::Local
+            });
+        let local = match wants_local {
+            true => self.local_sessions(user).await,
+            false => None,
+        };
         Ok(Lister {
             loaded,
             backend,
@@ -92,6 +106,7 @@ impl Broker {
             groups,
             sessions,
             covered,
+            local,
         })
     }
 
@@ -179,12 +194,18 @@ impl Lister<'_> {
     /// it, the first in sorted order), else its first host. None for
     /// profiles without agents and for desktop-sharing profiles.
     pub fn live_status(&self, profile: &Profile) -> Option<LiveStatus> {
-        if !self.covered.contains(&profile.id) {
+        let sessions = if self.covered.contains(&profile.id) {
+            &self.sessions
+        } else if !profile.is_shadow()
+            && QueryMode::of(&self.loaded.conf, profile) == QueryMode::Local
+        {
+            self.local.as_ref()?
+        } else {
             return None;
-        }
+        };
         let names = profile.host_names();
         let on = |suspended: bool| -> Vec<String> {
-            self.sessions
+            sessions
                 .iter()
                 .filter(|s| s.suspended == suspended)
                 .map(|s| s.server.clone())

@@ -80,6 +80,8 @@ pub struct Broker {
     hostname: String,
     /// This node's agent gateway: pending reports and connected agents.
     agents: crate::gateway::Agents,
+    /// The reference's agent on this host (query mode `LOCAL`).
+    refagent: crate::refagent::LocalAgent,
 }
 
 impl Broker {
@@ -98,6 +100,7 @@ impl Broker {
             pam: Pam::new(&settings.pam_service, crate::auth::pam::CONCURRENCY),
             hostname: hostname(),
             agents,
+            refagent: crate::refagent::LocalAgent::default(),
             loaded: RwLock::new(Arc::new(loaded)),
             ledger,
             settings,

@@ -6,13 +6,35 @@
 //! agent reports) and that answer the port scan count.
 
 use super::selection::Selected;
-use super::{Broker, BrokerError};
+use super::{Broker, BrokerError, Loaded};
 use crate::gateway::orders::Order;
 use crate::logsafe::escaped;
 use crate::metrics::METRICS;
 use crate::placement::{self, Decision, UserSession};
 use crate::profiles::Profile;
+use crate::refagent::QueryMode;
 use crate::state::{Candidate, State};
+
+/// The `x2golistsessions` lines of the reference's agent as the user's
+/// sessions, in its order (running and suspended ones only).
+pub fn listed_sessions(lines: &[String]) -> Vec<UserSession> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('|').collect();
+            let suspended = match fields.get(4) {
+                Some(&"S") => true,
+                Some(&"R") => false,
+                _ => return None,
+            };
+            Some(UserSession {
+                server: fields.get(3)?.to_string(),
+                suspended,
+                info: line.clone(),
+            })
+        })
+        .collect()
+}
 
 /// `user`'s running and suspended sessions on servers that are up, in the
 /// order the reference's agent lists them (`order by status desc`:
@@ -38,9 +60,24 @@ pub fn live_sessions(state: &State, user: &str) -> Vec<UserSession> {
 }
 
 impl Broker {
-    /// The user's session to resume on one of `candidates`, if any.
+    /// `user`'s sessions as the reference's agent on this host lists them
+    /// (query mode `LOCAL`); None when it did not answer.
+    pub(super) async fn local_sessions(&self, user: &str) -> Option<Vec<UserSession>> {
+        match self.refagent.list_sessions(user).await {
+            Ok(lines) => Some(listed_sessions(&lines)),
+            Err(e) => {
+                tracing::warn!(user = %escaped(user), error = %e, "the reference's local agent did not list the sessions; placing without them");
+                None
+            }
+        }
+    }
+
+    /// The user's session to resume on one of `candidates`, if any: from
+    /// our agents' reports when any of these hosts has one, else from the
+    /// reference's local agent when the profile's query mode is `LOCAL`.
     pub(super) async fn resume(
         &self,
+        loaded: &Loaded,
         profile: &Profile,
         candidates: &[Candidate],
         server_user: &str,
@@ -50,11 +87,18 @@ impl Broker {
         let any_agent = self
             .ledger
             .read(|s| candidates.iter().any(|c| s.server_for(&c.name).is_some()));
-        if !any_agent {
+        let local = !any_agent && QueryMode::of(&loaded.conf, profile) == QueryMode::Local;
+        let sessions = if any_agent {
+            self.ledger.read_barrier().await?;
+            self.ledger.read(|s| live_sessions(s, server_user))
+        } else if local {
+            match self.local_sessions(server_user).await {
+                Some(sessions) => sessions,
+                None => return Ok(None),
+            }
+        } else {
             return Ok(None);
-        }
-        self.ledger.read_barrier().await?;
-        let sessions = self.ledger.read(|s| live_sessions(s, server_user));
+        };
         let usable: Vec<String> = candidates
             .iter()
             .filter(|c| c.alive)
@@ -86,7 +130,22 @@ impl Broker {
                 // As the reference: the session is handed out as suspended
                 // even when the order fails (x2goresume-session suspends a
                 // session that still runs before resuming it).
-                match self.order_agent(&server, &order).await {
+                let done = match local {
+                    true => self
+                        .refagent
+                        .suspend(server_user, &session)
+                        .await
+                        .map(|()| crate::gateway::orders::OrderResult {
+                            ok: true,
+                            message: "suspended by the reference's local agent".into(),
+                        })
+                        .map_err(|e| e.to_string()),
+                    false => self
+                        .order_agent(&server, &order)
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                match done {
                     Ok(r) if r.ok => {
                         tracing::info!(server = %escaped(&server), session = %escaped(&session), "running session suspended for its user's new connection")
                     }

@@ -146,7 +146,10 @@ impl Broker {
         let names = self.candidate_names(profile, &initial);
         let candidates = self.probe_all(loaded, profile, &names).await;
         if !profile.is_shadow() {
-            if let Some(resumed) = self.resume(profile, &candidates, server_user).await? {
+            if let Some(resumed) = self
+                .resume(loaded, profile, &candidates, server_user)
+                .await?
+            {
                 return Ok(resumed);
             }
         }
