@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod ctl;
+pub mod enroll;
 pub mod gateway;
 pub mod keygen;
 pub mod logsafe;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// A broker over its own files and state store; the directory lives as long as it.
-pub(super) struct Fixture {
+pub(crate) struct Fixture {
     pub broker: Broker,
     pub dir: TempDir,
 }
