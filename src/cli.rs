@@ -47,6 +47,9 @@ pub struct KeygenArgs {
     /// Client certificates to create (for x2gobrokerctl), e.g. --clients admin.
     #[arg(long, value_delimiter = ',')]
     pub clients: Vec<String>,
+    /// Also create the agent-signing CA (agent-ca.pem, agent-ca-key.pem; reused when present) for enrollment: give it to the brokers as agent_ca/agent_ca_key; the cluster CA's key stays here.
+    #[arg(long)]
+    pub agent_ca: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -148,6 +151,12 @@ pub struct ServeArgs {
     /// Its key.
     #[arg(long, value_name = "PEM")]
     pub node_key: Option<PathBuf>,
+    /// The agent-signing CA (`x2gobroker keygen --agent-ca`): agents enroll on POST /enroll/ and the agent gateway trusts it for agent certificates.
+    #[arg(long, value_name = "PEM", requires = "agent_ca_key")]
+    pub agent_ca: Option<PathBuf>,
+    /// Its key.
+    #[arg(long, value_name = "PEM", requires = "agent_ca")]
+    pub agent_ca_key: Option<PathBuf>,
 }
 
 /// Where the reference's global file lives unless told otherwise.
@@ -194,8 +203,11 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
             Ok(server::start(args.resolve(node), inherited).await?)
         }
         Command::Keygen(args) => {
-            let files =
+            let mut files =
                 crate::keygen::generate(&args.out, &args.nodes, &args.clients, &args.agents)?;
+            if args.agent_ca {
+                files.extend(crate::keygen::agent_ca(&args.out)?);
+            }
             for file in files {
                 println!("{file}");
             }
@@ -245,6 +257,11 @@ impl ServeArgs {
         };
         let agents = self.agents.or_else(|| file.and_then(|n| n.agents));
         let agent_tls = self.agent_tls_files(file);
+        let agent_ca = match (&self.agent_ca, &self.agent_ca_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            _ => file.and_then(|n| Some((n.agent_ca.clone()?, n.agent_ca_key.clone()?))),
+        }
+        .map(|(cert, key)| server::AgentCaFiles { cert, key });
         server::Options {
             settings: settings(&files, data_dir.as_deref(), self),
             http,
@@ -263,6 +280,7 @@ impl ServeArgs {
             },
             agents,
             agent_tls,
+            agent_ca,
             agent_timeout: Duration::from_millis(self.agent_timeout_ms.max(1)),
         }
     }
@@ -391,6 +409,9 @@ http = "127.0.0.1:18081"
         assert_eq!(o.agent_timeout, Duration::from_millis(2500));
         let o = serve(&["--agents", "127.0.0.1:16082"]).resolve(None);
         assert!(o.agent_tls.is_none(), "start refuses a gateway without TLS");
+        assert!(o.agent_ca.is_none());
+        let o = serve(&["--agent-ca", "a.pem", "--agent-ca-key", "a-key.pem"]).resolve(None);
+        assert_eq!(o.agent_ca.unwrap().key, PathBuf::from("a-key.pem"));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
+//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`
+//! and agent enrollment (`/enroll/`, in `enroll`),
 //! body limits, client addresses, access logging (client values escaped),
 //! and the listeners: a connection cap and a TLS handshake deadline per
 //! listener, half-closed clients answered, and a body over the limit read
 //! (up to a bound) so that its 413 reaches the client.
 
+pub mod enroll;
 pub mod error;
 pub mod form;
 pub mod frontend;
@@ -48,13 +50,19 @@ const IT_WORKS: &str = "<body><html><h1>X2Go Session Broker</h1><p>It works...</
 pub struct Context {
     pub broker: Arc<Broker>,
     pub listing: listing::ListingCache,
+    /// Agent enrollment, when this node has the agent-signing CA.
+    pub enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
 }
 
 impl Context {
-    pub fn new(broker: Arc<Broker>) -> Arc<Self> {
+    pub fn new(
+        broker: Arc<Broker>,
+        enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
+    ) -> Arc<Self> {
         Arc::new(Context {
             broker,
             listing: listing::ListingCache::default(),
+            enrollment,
         })
     }
 }
@@ -128,6 +136,9 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
             }
             _ => Err(get_only()),
         };
+    }
+    if path == crate::enroll::wire::PATH || path == "/enroll" {
+        return Ok(enroll::handle(ctx, req, client).await);
     }
     if path == "/" {
         return match method {

@@ -1,0 +1,70 @@
+//! Revoked agent certificates at the gateway: a copy of the applied
+//! state's agent trust table (`state::HostTrust`, by server), refreshed
+//! every `REFRESH_EVERY` on every node, which the gateway consults when an
+//! agent connects; at each refresh the connections of certificates it now
+//! refuses are cut (their transport closes them with the reason). A
+//! revocation is thus enforced by every node within the time to replicate
+//! it plus `REFRESH_EVERY`, far inside 2 s.
+
+use super::connection::Agents;
+use crate::broker::Broker;
+use crate::state::HostTrust;
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the table is copied from the applied state.
+pub const REFRESH_EVERY: Duration = Duration::from_millis(250);
+
+/// The gateway's copy of the agent trust table.
+#[derive(Default)]
+pub struct Trust {
+    table: RwLock<BTreeMap<String, HostTrust>>,
+}
+
+impl Trust {
+    /// Whether the certificate with `fingerprint` may not act for `host`.
+    pub fn refuses(&self, host: &str, fingerprint: &str) -> bool {
+        self.table
+            .read()
+            .get(host)
+            .is_some_and(|t| t.refuses(fingerprint))
+    }
+
+    /// Replace the table (tests).
+    #[cfg(test)]
+    pub(crate) fn set(&self, table: BTreeMap<String, HostTrust>) {
+        *self.table.write() = table;
+    }
+
+    /// Take the table of `broker`'s applied state; whether it changed.
+    pub fn refresh(&self, broker: &Broker) -> bool {
+        let table: BTreeMap<String, HostTrust> = broker.read_applied(|s| {
+            s.host_trusts()
+                .map(|(h, t)| (h.clone(), t.clone()))
+                .collect()
+        });
+        let mut current = self.table.write();
+        if *current == table {
+            return false;
+        }
+        *current = table;
+        true
+    }
+}
+
+/// Refresh `agents`' trust table and cut refused connections, for as long
+/// as the task runs.
+pub async fn enforce_periodically(broker: Arc<Broker>, agents: Agents) {
+    let mut tick = tokio::time::interval(REFRESH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if agents.trust.refresh(&broker) {
+            for host in agents.links.cut(|h, fp| agents.trust.refuses(h, fp)) {
+                tracing::warn!(server = %crate::logsafe::escaped(&host), "closing the connection of a revoked agent certificate");
+            }
+        }
+    }
+}
