@@ -89,9 +89,13 @@ pub struct Agents {
 
 impl Agents {
     /// The agent the peer's certificate names, unless it may not connect.
-    pub fn admit(&self, cert: Option<&CertificateDer<'_>>) -> Result<AgentCert, Refusal> {
+    pub async fn admit(&self, cert: Option<&CertificateDer<'_>>) -> Result<AgentCert, Refusal> {
         let agent = agent_of(cert)?;
-        if self.trust.refuses(&agent.host, &agent.fingerprint) {
+        if self
+            .trust
+            .refuses_now(&agent.host, &agent.fingerprint)
+            .await
+        {
             tracing::warn!(server = %escaped(&agent.host), fingerprint = %agent.fingerprint, "refused a revoked agent certificate");
             return Err(Refusal::Revoked(agent.host));
         }

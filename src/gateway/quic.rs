@@ -148,7 +148,7 @@ fn ended(conn: &Connection, error: FrameError) -> Option<String> {
 /// both ways until either side ends it.
 async fn handle(conn: Connection, agents: Agents, _slot: OwnedSemaphorePermit) {
     let peer: SocketAddr = conn.remote_address();
-    let agent = match agents.admit(peer_certificate(&conn).as_ref()) {
+    let agent = match agents.admit(peer_certificate(&conn).as_ref()).await {
         Ok(agent) => agent,
         Err(refusal) => return refuse(&conn, &refusal),
     };
@@ -196,6 +196,7 @@ async fn pump(
     let (mut commands, revoked) = (attached.commands, attached.revoked);
     loop {
         tokio::select! {
+            biased;
             _ = revoked.cancelled() => {
                 let refusal = Refusal::Revoked(host.to_string());
                 refuse(conn, &refusal);

@@ -47,7 +47,8 @@ impl AgentGateway for Gateway {
         let certs = req.peer_certs();
         let agent = self
             .agents
-            .admit(certs.as_deref().and_then(|c| c.first()))?;
+            .admit(certs.as_deref().and_then(|c| c.first()))
+            .await?;
         let mut stream = req.into_inner();
         let first = tokio::time::timeout(HELLO_TIMEOUT, stream.message())
             .await
@@ -87,12 +88,14 @@ fn until_revoked(
         state,
         |(mut commands, revoked, refusal)| async move {
             let refusal = refusal?;
+            // The revocation first: the link's end (its commands closing) follows it.
             tokio::select! {
-                command = commands.recv() => {
-                    command.map(|c| (Ok(c), (commands, revoked, Some(refusal))))
-                }
+                biased;
                 _ = revoked.cancelled() => {
                     Some((Err(Status::from(refusal)), (commands, revoked, None)))
+                }
+                command = commands.recv() => {
+                    command.map(|c| (Ok(c), (commands, revoked, Some(refusal))))
                 }
             }
         },

@@ -114,6 +114,9 @@ pub async fn run(
         let agents = broker.agents().clone();
         // Revoked certificates are known before the first agent connects.
         agents.trust.refresh(&broker);
+        agents
+            .trust
+            .set_source(gateway::trust::Trust::source_of(&broker));
         background.push(tokio::spawn(gateway::trust::enforce_periodically(
             broker.clone(),
             agents.clone(),
