@@ -35,21 +35,30 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct KeygenArgs {
     /// Directory for ca.pem, ca-key.pem, node<ID>.pem, node<ID>-key.pem (the CA is reused when present).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "ssh")]
+    pub out: Option<PathBuf>,
     /// Node ids to create certificates for, e.g. --nodes 1,2,3.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "out")]
     pub nodes: Vec<u64>,
     /// Agent certificates to create, one per X2Go server by its host name
     /// (as in its /etc/hostname), e.g. --agents x2go1,x2go2: agent-x2go1.pem, agent-x2go1-key.pem.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "out")]
     pub agents: Vec<String>,
     /// Client certificates to create (for x2gobrokerctl), e.g. --clients admin.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "out")]
     pub clients: Vec<String>,
     /// Also create the agent-signing CA (agent-ca.pem, agent-ca-key.pem; reused when present) for enrollment: give it to the brokers as agent_ca/agent_ca_key; the cluster CA's key stays here.
-    #[arg(long)]
+    #[arg(long, requires = "out")]
     pub agent_ca: bool,
+    /// Make the broker's SSH key pair as x2gobroker-keygen does (RSA 2048: ~x2gobroker/.ssh/id_rsa and id_rsa.pub, served on /pubkeys/).
+    #[arg(long)]
+    pub ssh: bool,
+    /// With --ssh: replace an existing key pair.
+    #[arg(long, requires = "ssh")]
+    pub force: bool,
+    /// With --ssh: the home directory to use instead of the broker user's (as root, ~x2gobroker).
+    #[arg(long, value_name = "DIR", requires = "ssh")]
+    pub home: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -118,7 +127,7 @@ pub struct ServeArgs {
     /// Seconds over which failed logins are counted.
     #[arg(long, default_value_t = 300)]
     pub failed_login_window: u64,
-    /// Home of the broker's legacy SSH key pair served on /pubkeys/ [default: home of user x2gobroker].
+    /// Home of the broker's SSH key pair served on /pubkeys/ [default: home of $X2GOBROKER_DAEMON_USER, else of user x2gobroker].
     #[arg(long)]
     pub broker_home: Option<PathBuf>,
     /// Seconds a session autologin key stays in the user's authorized keys on the server (the agent removes it).
@@ -177,6 +186,8 @@ pub enum CliError {
     Load(#[from] crate::broker::LoadError),
     #[error(transparent)]
     Keygen(#[from] crate::keygen::KeygenError),
+    #[error(transparent)]
+    SshKeygen(#[from] crate::ssh_keygen::SshKeygenError),
 }
 
 /// Run the command line; the returned error is printed by the binary.
@@ -202,18 +213,28 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
             };
             Ok(server::start(args.resolve(node), inherited).await?)
         }
-        Command::Keygen(args) => {
-            let mut files =
-                crate::keygen::generate(&args.out, &args.nodes, &args.clients, &args.agents)?;
-            if args.agent_ca {
-                files.extend(crate::keygen::agent_ca(&args.out)?);
-            }
-            for file in files {
-                println!("{file}");
-            }
-            Ok(())
+        Command::Keygen(args) => keygen(&args),
+    }
+}
+
+/// `keygen`: certificates into --out, the SSH key pair with --ssh.
+fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
+    if let Some(out) = &args.out {
+        let mut files = crate::keygen::generate(out, &args.nodes, &args.clients, &args.agents)?;
+        if args.agent_ca {
+            files.extend(crate::keygen::agent_ca(out)?);
+        }
+        for file in files {
+            println!("{file}");
         }
     }
+    if args.ssh {
+        let keys = crate::ssh_keygen::generate(args.home.as_deref(), args.force)?;
+        println!("{}", keys.private.display());
+        println!("{}", keys.public.display());
+        eprintln!("RSA key fingerprint {}", keys.fingerprint);
+    }
+    Ok(())
 }
 
 impl ServeArgs {
@@ -326,7 +347,9 @@ fn settings(files: &ConfigArgs, data_dir: Option<&Path>, serve: &ServeArgs) -> S
         broker_home: serve
             .broker_home
             .clone()
-            .or_else(|| crate::auth::nss::account("x2gobroker").map(|a| a.home))
+            .or_else(|| {
+                crate::auth::nss::account(&crate::broker::pubkeys::daemon_user()).map(|a| a.home)
+            })
             .unwrap_or_else(|| PathBuf::from(FALLBACK_BROKER_HOME)),
         autologin_key_ttl: Duration::from_secs(serve.autologin_key_ttl.max(1)),
     }

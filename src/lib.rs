@@ -21,6 +21,8 @@ pub mod logsafe;
 pub mod placement;
 pub mod profiles;
 pub mod server;
+pub mod ssh_keygen;
 pub mod sshkey;
+pub mod sshpub;
 pub mod state;
 pub mod storage;

@@ -151,7 +151,7 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
         .is_some_and(|r| r.chars().all(|c| c == '/'))
     {
         return match method {
-            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys())),
+            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys().await)),
             _ => Err(get_only()),
         };
     }
