@@ -34,6 +34,10 @@ pub enum AgentCaError {
     Mismatch(String),
     #[error("signing an agent certificate: {0}")]
     Sign(#[from] KeygenError),
+    #[error("drawing a serial number: {0}")]
+    Random(String),
+    #[error("the certificate's validity: {0}")]
+    Validity(String),
 }
 
 /// A certificate the agent CA signed.
@@ -106,7 +110,7 @@ impl AgentCa {
 
     /// Sign a throwaway certificate and verify it against the CA's file.
     fn check(&self) -> Result<(), AgentCaError> {
-        let probe = KeyPair::generate().map_err(|e| AgentCaError::Mismatch(e.to_string()))?;
+        let probe = KeyPair::generate().map_err(KeygenError::from)?;
         let issued = self.sign("probe", &probe, SystemTime::now())?;
         self.verify(&issued.der, SystemTime::now())
             .map_err(AgentCaError::Mismatch)
@@ -146,8 +150,7 @@ impl AgentCa {
     ) -> Result<Issued, AgentCaError> {
         let mut params = params_for(&Role::Agent(hostname.to_string()))?;
         let mut serial = [0u8; 16];
-        getrandom::getrandom(&mut serial)
-            .map_err(|e| AgentCaError::Mismatch(format!("random serial: {e}")))?;
+        getrandom::getrandom(&mut serial).map_err(|e| AgentCaError::Random(e.to_string()))?;
         serial[0] &= 0x7f;
         serial[0] |= 0x01;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
@@ -155,7 +158,7 @@ impl AgentCa {
             |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
         let at = |t: SystemTime| {
             time::OffsetDateTime::from_unix_timestamp(secs(t))
-                .map_err(|e| AgentCaError::Mismatch(format!("validity: {e}")))
+                .map_err(|e| AgentCaError::Validity(e.to_string()))
         };
         params.not_before = at(now - BACKDATE)?;
         params.not_after = at(now + VALIDITY)?;

@@ -4,7 +4,9 @@
 //! the agent's key with the agent CA, and redeem the token through the
 //! replicated state with that certificate's fingerprint, so that it works
 //! once in the whole cluster; the certificate is handed out only when the
-//! redeem was applied. Tokens and keys are never logged.
+//! redeem was applied. A refused token counts against the client address
+//! like an unknown authid cookie (the failed-login limits), and a blocked
+//! address is answered 429. Tokens and keys are never logged.
 
 use super::ca::{AgentCa, AgentCaError};
 use super::csr::{self, CsrError};
@@ -37,6 +39,8 @@ pub enum EnrollError {
     Sign(#[from] AgentCaError),
     #[error("unexpected outcome of the redeem: {0:?}")]
     Unexpected(Box<Outcome>),
+    #[error("too many refused attempts from this address; try again in {} s", .0.as_secs().max(1))]
+    Blocked(std::time::Duration),
 }
 
 impl EnrollError {
@@ -49,8 +53,17 @@ impl EnrollError {
             | EnrollError::Hostname(_)
             | EnrollError::Csr(_) => 400,
             EnrollError::Refused(_) => 403,
+            EnrollError::Blocked(_) => 429,
             EnrollError::Ledger(_) => 503,
             EnrollError::Sign(_) | EnrollError::Unexpected(_) => 500,
+        }
+    }
+
+    /// How long to wait before trying again, for a blocked address.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            EnrollError::Blocked(wait) => Some(*wait),
+            _ => None,
         }
     }
 
@@ -89,7 +102,14 @@ impl Enrollment {
 
     /// Handle one request body from `client`.
     pub async fn enroll(&self, body: &[u8], client: IpAddr) -> Result<EnrollResponse, EnrollError> {
-        let result = self.try_enroll(body).await;
+        let address = client.to_string();
+        let result = match self.broker.address_blocked_for(&address).await {
+            Some(wait) => Err(EnrollError::Blocked(wait)),
+            None => self.try_enroll(body).await,
+        };
+        if matches!(result, Err(EnrollError::Refused(_))) {
+            self.broker.address_failed(&address).await;
+        }
         match &result {
             Ok(r) => {
                 tracing::info!(client = %client, server = %escaped(&r.hostname), serial = %r.serial, fingerprint = %r.fingerprint, "agent enrolled")

@@ -145,3 +145,30 @@ async fn bad_requests_get_400_with_their_reason() {
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn refused_tokens_count_against_the_address() {
+    let s = setup();
+    let e = &s.enrollment;
+    let other = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+    for _ in 0..crate::broker::tests::MAX_FAILURES {
+        let forged = Token::new().unwrap();
+        let err = e
+            .enroll(&body(forged.expose(), "x2go1"), other)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 403);
+    }
+    let token = issue(e, None, 60_000).await;
+    let blocked = e
+        .enroll(&body(token.expose(), "x2go1"), other)
+        .await
+        .unwrap_err();
+    assert_eq!(blocked.status(), 429, "{blocked}");
+    assert!(blocked.public_message().contains("try again"), "{blocked}");
+    // Another address is not blocked, and the token was not spent.
+    assert!(e
+        .enroll(&body(token.expose(), "x2go1"), CLIENT)
+        .await
+        .is_ok());
+}

@@ -1,7 +1,8 @@
 //! `POST /enroll/`: an X2Go server's agent trades a join token and a
 //! certificate request for an agent certificate (`crate::enroll`). JSON in
 //! and out; every refusal is `{"error": "..."}` with a 4xx status (bad
-//! input, a refused token) and only the broker's own trouble is a 5xx.
+//! input, a refused token, 429 with `Retry-After` for an address with too
+//! many refused tokens) and only the broker's own trouble is a 5xx.
 
 use super::response::{Body, APPLICATION_JSON};
 use super::{read_body, Context};
@@ -55,7 +56,14 @@ pub async fn handle(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Re
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            error(status, e.public_message())
+            let mut answer = error(status, e.public_message());
+            if let Some(wait) = e.retry_after() {
+                let secs = wait.as_secs().max(1);
+                answer
+                    .headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, secs.into());
+            }
+            answer
         }
     }
 }

@@ -19,7 +19,7 @@ pub(crate) struct Fixture {
 }
 
 /// Failed logins allowed per user and per client before the limiter refuses.
-pub(super) const MAX_FAILURES: usize = 3;
+pub(crate) const MAX_FAILURES: usize = 3;
 
 impl Fixture {
     /// A broker with these `x2gobroker.conf` and session profiles texts.
