@@ -1,7 +1,7 @@
 //! Revoked agent certificates at the gateway: a copy of the applied
 //! state's agent trust table (`state::HostTrust`, by server), refreshed
 //! every `REFRESH_EVERY` on every node, which the gateway consults when an
-//! agent connects; at each refresh the connections of certificates it now
+//! agent connects; at each refresh the connections of certificates it
 //! refuses are cut (their transport closes them with the reason). A
 //! revocation is thus enforced by every node within the time to replicate
 //! it plus `REFRESH_EVERY`, far inside 2 s.
@@ -87,19 +87,14 @@ impl Trust {
         *self.table.write() = table;
     }
 
-    /// Take the table of `broker`'s applied state; whether it changed.
-    pub fn refresh(&self, broker: &Broker) -> bool {
+    /// Take the table of `broker`'s applied state.
+    pub fn refresh(&self, broker: &Broker) {
         let table: BTreeMap<String, HostTrust> = broker.read_applied(|s| {
             s.host_trusts()
                 .map(|(h, t)| (h.clone(), t.clone()))
                 .collect()
         });
-        let mut current = self.table.write();
-        if *current == table {
-            return false;
-        }
-        *current = table;
-        true
+        *self.table.write() = table;
     }
 }
 
@@ -110,10 +105,12 @@ pub async fn enforce_periodically(broker: Arc<Broker>, agents: Agents) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if agents.trust.refresh(&broker) {
-            for host in agents.links.cut(|h, fp| agents.trust.refuses(h, fp)) {
-                tracing::warn!(server = %crate::logsafe::escaped(&host), "closing the connection of a revoked agent certificate");
-            }
+        agents.trust.refresh(&broker);
+        // Every tick, not only on a change: a connection admitted just
+        // before a revocation may say its Hello (and attach) after the
+        // refresh that brought it.
+        for host in agents.links.cut(|h, fp| agents.trust.refuses(h, fp)) {
+            tracing::warn!(server = %crate::logsafe::escaped(&host), "closing the connection of a revoked agent certificate");
         }
     }
 }
