@@ -28,7 +28,7 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Read both configuration files, report the first error (file, line, key) and exit.
     CheckConfig(ConfigArgs),
-    /// Create the cluster CA (once) and certificates for nodes, admins and agents (mutual TLS).
+    /// Create the cluster CA (once) and certificates for nodes, admins and agents (mutual TLS), the agent-signing CA (--agent-ca), or the broker's SSH key pair (--ssh).
     Keygen(KeygenArgs),
 }
 
