@@ -5,6 +5,10 @@
 //! also name `x2gobroker-node` (the server name nodes and `x2gobrokerctl`
 //! verify, so certificates do not depend on addresses) and may act as server
 //! and client; admin certificates are client certificates only.
+//!
+//! `agent_ca` makes the separate agent-signing CA the brokers enroll agents
+//! with (`crate::enroll`): a root of its own, which only the agent gateway
+//! trusts, so its key may live on the brokers.
 
 use crate::cluster::identity::Role;
 use rcgen::{
@@ -34,7 +38,7 @@ pub enum KeygenError {
         "agent host name {0:?}: use the X2Go server's host name (letters, digits, '-' and '.')"
     )]
     BadHost(String),
-    #[error("client name {0:?} would overwrite the CA's or a node's files (ca, nodeN, *-key): choose another")]
+    #[error("name {0:?} would overwrite the CAs' or a node's files (ca, nodeN, *-key, agent-*; agent ca): choose another")]
     ReservedName(String),
 }
 
@@ -67,10 +71,18 @@ fn write_public(path: &Path, text: &str) -> Result<(), KeygenError> {
 }
 
 fn ca_params() -> CertificateParams {
+    ca_params_named("x2gobroker cluster CA")
+}
+
+/// The agent-signing CA's certificate request (its name is what every
+/// enrolled agent certificate names as its issuer).
+pub(crate) fn agent_ca_params() -> CertificateParams {
+    ca_params_named("x2gobroker agent CA")
+}
+
+fn ca_params_named(name: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "x2gobroker cluster CA");
+    params.distinguished_name.push(DnType::CommonName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params
@@ -103,8 +115,12 @@ fn check_client_name(name: &str) -> Result<(), KeygenError> {
 const AGENT_PREFIX: &str = "agent-";
 
 /// An agent's name is its X2Go server's host name (as in `/etc/hostname`):
-/// letters, digits, '-' and '.', not starting or ending with '.' or '-'.
-fn check_agent_host(host: &str) -> Result<(), KeygenError> {
+/// letters, digits, '-' and '.', not starting or ending with '.' or '-';
+/// not `ca` (whose files would be the agent-signing CA's).
+pub(crate) fn check_agent_host(host: &str) -> Result<(), KeygenError> {
+    if host.eq_ignore_ascii_case("ca") {
+        return Err(KeygenError::ReservedName(host.to_string()));
+    }
     let fine = !host.is_empty()
         && host.len() <= 253
         && host
@@ -121,7 +137,7 @@ fn check_agent_host(host: &str) -> Result<(), KeygenError> {
 }
 
 /// The certificate request for `role`.
-fn params_for(role: &Role) -> Result<CertificateParams, KeygenError> {
+pub(crate) fn params_for(role: &Role) -> Result<CertificateParams, KeygenError> {
     let mut params = match role {
         Role::Node(id) => {
             let mut p = CertificateParams::new(vec![NODE_NAME.to_string()])?;
@@ -222,6 +238,28 @@ pub fn generate(
     Ok(written)
 }
 
+/// The agent-signing CA's files in `dir`.
+pub const AGENT_CA: &str = "agent-ca.pem";
+pub const AGENT_CA_KEY: &str = "agent-ca-key.pem";
+
+/// Create the agent-signing CA, `agent-ca.pem` and `agent-ca-key.pem` in
+/// `dir`, unless both exist. Returns the files written.
+pub fn agent_ca(dir: &Path) -> Result<Vec<String>, KeygenError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let (cert_path, key_path) = (dir.join(AGENT_CA), dir.join(AGENT_CA_KEY));
+    if cert_path.exists() && key_path.exists() {
+        return Ok(Vec::new());
+    }
+    let key = KeyPair::generate()?;
+    let cert = agent_ca_params().self_signed(&key)?;
+    write_public(&cert_path, &cert.pem())?;
+    write_private(&key_path, &key.serialize_pem())?;
+    Ok(vec![
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,8 +324,10 @@ mod tests {
             let e = generate(dir.path(), &[], &[], &[bad.to_string()]).unwrap_err();
             assert!(matches!(e, KeygenError::BadHost(_)), "{bad:?}: {e}");
         }
-        // An admin client cannot take an agent's files.
+        // An admin client cannot take an agent's files, nor an agent the agent CA's.
         let e = generate(dir.path(), &[], &["agent-x2go1".into()], &[]).unwrap_err();
+        assert!(matches!(e, KeygenError::ReservedName(_)), "{e}");
+        let e = generate(dir.path(), &[], &[], &["CA".into()]).unwrap_err();
         assert!(matches!(e, KeygenError::ReservedName(_)), "{e}");
     }
 
@@ -335,6 +375,24 @@ mod tests {
             &[],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_agent_ca_is_a_root_of_its_own_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &[1], &[], &[]).unwrap();
+        let files = agent_ca(dir.path()).unwrap();
+        assert_eq!(files.len(), 2);
+        let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        assert_ne!(read(AGENT_CA), read("ca.pem"));
+        let mode = std::fs::metadata(dir.path().join(AGENT_CA_KEY))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let first = read(AGENT_CA_KEY);
+        assert!(agent_ca(dir.path()).unwrap().is_empty(), "reused");
+        assert_eq!(read(AGENT_CA_KEY), first);
     }
 
     #[test]

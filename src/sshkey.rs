@@ -124,30 +124,43 @@ pub struct GenerateError(String);
 /// RSA 2048, as the reference's `genkeypair`; slow (run it off the
 /// request threads), the comment is `user@client`.
 pub fn generate(user: &str, client: &str) -> Result<KeyPair, GenerateError> {
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-        .map_err(|e| GenerateError(e.to_string()))?;
-    let private_pem = key
-        .to_pkcs1_pem(LineEnding::LF)
-        .map_err(|e| GenerateError(e.to_string()))?
-        .to_string();
-    let mut blob = Vec::new();
-    put_string(&mut blob, b"ssh-rsa");
-    put_mpint(&mut blob, &key.e().to_bytes_be());
-    put_mpint(&mut blob, &key.n().to_bytes_be());
-    let data = base64::engine::general_purpose::STANDARD.encode(blob);
+    let (data, private_pem) = generate_rsa()?;
     Ok(KeyPair {
         public_line: format!("{GENERATED_KEY_OPTIONS} ssh-rsa {data} {user}@{client}"),
         private_pem,
     })
 }
 
-fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+/// A fresh RSA 2048 key pair: the public key's OpenSSH data (base64 of its
+/// `ssh-rsa` blob) and the private key as PKCS#1 PEM
+/// (`-----BEGIN RSA PRIVATE KEY-----`, as paramiko writes it). Slow.
+pub fn generate_rsa() -> Result<(String, String), GenerateError> {
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .map_err(|e| GenerateError(e.to_string()))?;
+    let private_pem = key
+        .to_pkcs1_pem(LineEnding::LF)
+        .map_err(|e| GenerateError(e.to_string()))?
+        .to_string();
+    Ok((rsa_public_data(&key), private_pem))
+}
+
+/// The OpenSSH data (base64 of the `ssh-rsa` blob) of an RSA key.
+pub fn rsa_public_data(key: &impl PublicKeyParts) -> String {
+    let mut blob = Vec::new();
+    put_string(&mut blob, b"ssh-rsa");
+    put_mpint(&mut blob, &key.e().to_bytes_be());
+    put_mpint(&mut blob, &key.n().to_bytes_be());
+    base64::engine::general_purpose::STANDARD.encode(blob)
+}
+
+/// Append an SSH wire string.
+pub(crate) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u32).to_be_bytes());
     out.extend_from_slice(s);
 }
 
 /// An SSH mpint: big-endian, a leading zero when the top bit is set.
-fn put_mpint(out: &mut Vec<u8>, be: &[u8]) {
+pub(crate) fn put_mpint(out: &mut Vec<u8>, be: &[u8]) {
     let trimmed: &[u8] = match be.iter().position(|b| *b != 0) {
         Some(i) => &be[i..],
         None => &[],

@@ -1,6 +1,7 @@
 //! The `x2gobroker-agent` command line: argument parsing and dispatch only.
 //! `status` shows what the agent sees; `run` streams it to the brokers
-//! over gRPC or QUIC (`--transport`).
+//! over gRPC or QUIC (`--transport`); `enroll` trades a join token for
+//! this server's agent certificate (`crate::enroll::client`).
 
 use super::config::{ConfigError, RunSettings};
 use super::hostname;
@@ -41,6 +42,30 @@ pub enum AgentCommand {
     /// CA) and stream this server's sessions, changes and load; execute
     /// its commands.
     Run(RunArgs),
+    /// Make this server's key pair and get its agent certificate from a
+    /// broker with a join token (`x2gobrokerctl agent-token`): writes
+    /// ca.pem, agent-HOST.pem and agent-HOST-key.pem (0600) into --out.
+    Enroll(EnrollArgs),
+}
+
+/// `enroll`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct EnrollArgs {
+    /// The broker's HTTPS URL, e.g. https://broker.example:443/.
+    #[arg(long, value_name = "URL")]
+    pub broker: String,
+    /// The join token (or the environment variable, which `ps` does not show).
+    #[arg(long, env = "X2GOBROKER_JOIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Where to write the files.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// This server's name (default: /etc/hostname).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// The CA to verify the broker's HTTPS certificate with (default: the system's CA store).
+    #[arg(long, value_name = "CA.pem")]
+    pub broker_ca: Option<PathBuf>,
 }
 
 /// `run`'s flags; each given one wins over the `--config` file's key of the
@@ -114,6 +139,8 @@ pub enum AgentError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Enroll(#[from] crate::enroll::client::ClientError),
 }
 
 impl AgentCli {
@@ -133,8 +160,36 @@ impl AgentCli {
                 let config = args.settings()?.resolve()?;
                 match agent_run::run(config).await? {}
             }
+            AgentCommand::Enroll(args) => enroll(args).await,
         }
     }
+}
+
+/// `enroll`: the files written, and how to run the agent with them.
+async fn enroll(args: EnrollArgs) -> Result<String, AgentError> {
+    use crate::enroll::client::{self, EnrollOptions};
+    let hostname = hostname::resolve(args.hostname.as_deref()).map_err(StatusError::from)?;
+    let opts = EnrollOptions {
+        broker: args.broker,
+        token: args.token,
+        out: args.out,
+        hostname,
+        broker_ca: args.broker_ca,
+    };
+    let done = client::enroll(&opts).await?;
+    Ok(format!(
+        "enrolled {} (certificate serial {}, SHA-256 {})\n{}\n{}\n{}\nrun: x2gobroker-agent run --hostname {} --ca {} --cert {} --key {} --brokers ADDR[,ADDR...]\n",
+        done.hostname,
+        done.serial,
+        done.fingerprint,
+        done.ca.display(),
+        done.cert.display(),
+        done.key.display(),
+        done.hostname,
+        done.ca.display(),
+        done.cert.display(),
+        done.key.display(),
+    ))
 }
 
 #[cfg(test)]
@@ -198,6 +253,28 @@ mod tests {
         assert!(
             AgentCli::try_parse_from(["x2gobroker-agent", "run", "--transport", "tcp"]).is_err()
         );
+    }
+
+    #[test]
+    fn enroll_options_parse() {
+        let cli = AgentCli::try_parse_from([
+            "x2gobroker-agent",
+            "enroll",
+            "--broker",
+            "https://127.0.0.1:8443/",
+            "--token",
+            "x2gbat_t",
+            "--out",
+            "/tmp/pki",
+            "--hostname",
+            "x2go1",
+        ])
+        .unwrap();
+        let AgentCommand::Enroll(args) = cli.command else {
+            panic!("not enroll");
+        };
+        assert_eq!(args.hostname.as_deref(), Some("x2go1"));
+        assert_eq!(args.broker_ca, None);
     }
 
     #[tokio::test]

@@ -105,6 +105,12 @@ impl Broker {
         self.ledger.read(f)
     }
 
+    /// Read the applied state after the read barrier (linearizable).
+    pub async fn read_fresh<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, LedgerError> {
+        self.ledger.read_barrier().await?;
+        Ok(self.ledger.read(f))
+    }
+
     /// `user`'s sessions as the X2Go servers' agents report them, with
     /// their servers' hostnames (after the read barrier).
     pub async fn live_sessions_of(

@@ -28,7 +28,7 @@ pub mod selection;
 pub mod task;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use access::{Access, Credentials};
 pub use error::BrokerError;

@@ -2,9 +2,11 @@
 //! `x2gobrokerctl`. Membership changes run on the leader; any other node
 //! answers with the leader's address so the caller can go there. Only admin
 //! certificates may change anything; nodes may also ask for the status
-//! (`identity`). A new member's address is an IP address and port, as in
+//! (`identity`). Enrollment's join tokens and revocations are in
+//! `agent_admin`. A new member's address is an IP address and port, as in
 //! the node files.
 
+use super::agent_admin::{self, AgentTokenGranted, AgentTokenRequest, RevokeAgent};
 use super::identity::{authorize, Rpc};
 use super::network::{decode, encode};
 use super::proto::admin_server::{Admin, AdminServer};
@@ -262,6 +264,24 @@ impl Admin for AdminService {
             }
             Err(e) => Err(self.failed(e)),
         };
+        reply(&result)
+    }
+
+    async fn agent_token(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::AgentToken)?;
+        let ask: AgentTokenRequest = decode(req.get_ref())?;
+        let result: AdminResult<AgentTokenGranted> =
+            agent_admin::issue_token(&self.node, ask).await;
+        reply(&result)
+    }
+
+    async fn revoke_agent(
+        &self,
+        req: Request<Payload>,
+    ) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::RevokeAgent)?;
+        let revoke: RevokeAgent = decode(req.get_ref())?;
+        let result: AdminResult<()> = agent_admin::revoke(&self.node, revoke).await;
         reply(&result)
     }
 

@@ -113,6 +113,8 @@ pub enum Rpc {
     Servers,
     Drain,
     Sessions,
+    AgentToken,
+    RevokeAgent,
 }
 
 impl Rpc {
@@ -132,7 +134,9 @@ impl Rpc {
             | Rpc::Snapshot
             | Rpc::Servers
             | Rpc::Drain
-            | Rpc::Sessions => matches!(role, Role::Admin(_)),
+            | Rpc::Sessions
+            | Rpc::AgentToken
+            | Rpc::RevokeAgent => matches!(role, Role::Admin(_)),
             Rpc::Status => matches!(role, Role::Node(_) | Role::Admin(_)),
         }
     }
@@ -147,7 +151,9 @@ impl Rpc {
             | Rpc::Snapshot
             | Rpc::Servers
             | Rpc::Drain
-            | Rpc::Sessions => "admin certificates",
+            | Rpc::Sessions
+            | Rpc::AgentToken
+            | Rpc::RevokeAgent => "admin certificates",
             _ => "cluster nodes",
         }
     }
@@ -181,7 +187,7 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
 
-    const ALL: [Rpc; 15] = [
+    const ALL: [Rpc; 17] = [
         Rpc::AppendEntries,
         Rpc::Vote,
         Rpc::InstallSnapshot,
@@ -197,6 +203,8 @@ mod tests {
         Rpc::Servers,
         Rpc::Drain,
         Rpc::Sessions,
+        Rpc::AgentToken,
+        Rpc::RevokeAgent,
     ];
 
     fn certificate(dns: &[&str], uris: &[&str]) -> CertificateDer<'static> {
@@ -257,6 +265,8 @@ mod tests {
                     | Rpc::Servers
                     | Rpc::Drain
                     | Rpc::Sessions
+                    | Rpc::AgentToken
+                    | Rpc::RevokeAgent
             );
             assert_eq!(rpc.allows(&node), raft || rpc == Rpc::Status, "{rpc:?}");
             assert_eq!(rpc.allows(&admin), !raft, "{rpc:?}");

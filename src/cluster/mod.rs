@@ -1,6 +1,7 @@
 //! The broker cluster: openraft over the broker's state commands, with the
 //! log and snapshots in sled (`store`), node-to-node gRPC (`network`,
-//! `service`), and `Node`, the handle the broker submits commands through:
+//! `service`), the admin service (`admin`, with enrollment's calls in
+//! `agent_admin`), and `Node`, the handle the broker submits commands through:
 //! on the leader they go into the log, on a follower they are forwarded to
 //! the leader; reads wait for a linearizable read index. Each submitted
 //! command is stamped with a request id first (`request_ids`), so that
@@ -10,6 +11,7 @@
 //! says of the applied state.
 
 pub mod admin;
+pub mod agent_admin;
 pub mod agent_orders;
 pub mod batch;
 pub mod error;

@@ -1,12 +1,14 @@
 //! One agent connection, whatever its transport (gRPC or QUIC): who may
-//! connect (an agent certificate of the cluster CA), the Hello that must
-//! come first and name the certificate's server, and what every later
+//! connect (an agent certificate of the cluster CA or the agent CA, not
+//! revoked), the Hello that must come first and name the certificate's
+//! server, and what every later
 //! message does (sessions and load fold into the pending reports, command
 //! results go to their waiting command, anything counts as a sign of life).
 
 use super::coalesce::Pending;
 use super::links::{Attached, Links};
 use super::proto::{self, agent_message::Body, AgentMessage};
+use super::trust::Trust;
 use crate::cluster::identity::Role;
 use crate::logsafe::escaped;
 use crate::state::{LoadRecord, SessionRecord};
@@ -33,13 +35,26 @@ pub enum Refusal {
     NoHello,
     #[error("this certificate is the agent certificate of {certificate:?}, not of {hello:?}")]
     OtherServer { certificate: String, hello: String },
+    #[error("the agent certificate of {0:?} is revoked (enroll the server again)")]
+    Revoked(String),
+}
+
+/// Who connected: the server the certificate names, and its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCert {
+    pub host: String,
+    /// SHA-256 of the certificate's DER, hex.
+    pub fingerprint: String,
 }
 
 /// The server named by the peer's (first) certificate.
-pub fn agent_of(cert: Option<&CertificateDer<'_>>) -> Result<String, Refusal> {
+pub fn agent_of(cert: Option<&CertificateDer<'_>>) -> Result<AgentCert, Refusal> {
     let cert = cert.ok_or(Refusal::NoCertificate)?;
     match Role::of_certificate(cert) {
-        Ok(Role::Agent(host)) => Ok(host),
+        Ok(Role::Agent(host)) => Ok(AgentCert {
+            host,
+            fingerprint: crate::enroll::fingerprint(cert),
+        }),
         Ok(other) => {
             tracing::warn!(peer = %other, "refused a non-agent certificate on the agent gateway");
             Err(Refusal::NotAnAgent(other.to_string()))
@@ -63,19 +78,41 @@ pub fn check_hello(first: Option<AgentMessage>, host: &str) -> Result<proto::Hel
     }
 }
 
-/// The gateway of this node: the pending reports and the connected agents.
+/// The gateway of this node: the pending reports, the connected agents
+/// and the revoked certificates.
 #[derive(Clone, Default)]
 pub struct Agents {
     pub pending: Arc<Mutex<Pending>>,
     pub links: Arc<Links>,
+    pub trust: Arc<Trust>,
 }
 
 impl Agents {
-    /// `host`'s agent said Hello: commands for `host` go to this connection.
-    pub fn connected(&self, host: &str, hello: &proto::Hello, transport: &'static str) -> Attached {
+    /// The agent the peer's certificate names, unless it may not connect.
+    pub async fn admit(&self, cert: Option<&CertificateDer<'_>>) -> Result<AgentCert, Refusal> {
+        let agent = agent_of(cert)?;
+        if self
+            .trust
+            .refuses_now(&agent.host, &agent.fingerprint)
+            .await
+        {
+            tracing::warn!(server = %escaped(&agent.host), fingerprint = %agent.fingerprint, "refused a revoked agent certificate");
+            return Err(Refusal::Revoked(agent.host));
+        }
+        Ok(agent)
+    }
+
+    /// `agent` said Hello: commands for its server go to this connection.
+    pub fn connected(
+        &self,
+        agent: &AgentCert,
+        hello: &proto::Hello,
+        transport: &'static str,
+    ) -> Attached {
+        let host = &agent.host;
         tracing::info!(server = %escaped(host), version = %escaped(&hello.version), transport, "agent connected");
         self.pending.lock().seen(host);
-        self.links.attach(host, transport)
+        self.links.attach(host, transport, &agent.fingerprint)
     }
 
     /// One message from `host`'s agent.

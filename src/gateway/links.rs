@@ -2,7 +2,9 @@
 //! half of its stream's command channel plus the commands still waiting
 //! for their result. `command` sends one command to a server's agent and
 //! waits for the matching `CommandResult`; a newer connection of the same
-//! server replaces the older one (whose stream then ends).
+//! server replaces the older one (whose stream then ends). Each link knows
+//! its certificate's fingerprint, so `cut` can end the links of revoked
+//! certificates (their transports close them with the reason).
 
 use super::proto::{broker_command, BrokerCommand, CommandResult};
 use parking_lot::Mutex;
@@ -10,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 /// Commands queued per connection before `command` reports the agent busy.
 const QUEUE: usize = 64;
@@ -30,8 +33,12 @@ pub enum CommandError {
 struct Link {
     conn: u64,
     transport: &'static str,
+    /// SHA-256 of the agent's certificate.
+    fingerprint: String,
     tx: mpsc::Sender<BrokerCommand>,
     waiting: HashMap<u64, oneshot::Sender<CommandResult>>,
+    /// Cancelled when the certificate is revoked.
+    revoked: CancellationToken,
 }
 
 /// The connected agents of this node.
@@ -41,10 +48,13 @@ pub struct Links {
     next: AtomicU64,
 }
 
-/// One attached connection: its id (for `detach`) and the commands to send.
+/// One attached connection: its id (for `detach`), the commands to send,
+/// and the signal that its certificate was revoked (the transport then
+/// closes the connection).
 pub struct Attached {
     pub conn: u64,
     pub commands: mpsc::Receiver<BrokerCommand>,
+    pub revoked: CancellationToken,
 }
 
 impl Links {
@@ -52,19 +62,41 @@ impl Links {
         self.next.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// `host`'s agent connected: commands for it go to this connection
-    /// from now on (an older connection's commands fail as disconnected).
-    pub fn attach(&self, host: &str, transport: &'static str) -> Attached {
+    /// `host`'s agent connected over `transport` with the certificate of
+    /// `fingerprint`: commands for it go to this connection from now on
+    /// (an older connection's commands fail as disconnected).
+    pub fn attach(&self, host: &str, transport: &'static str, fingerprint: &str) -> Attached {
         let (tx, commands) = mpsc::channel(QUEUE);
         let conn = self.next_id();
+        let revoked = CancellationToken::new();
         let link = Link {
             conn,
             transport,
+            fingerprint: fingerprint.to_string(),
             tx,
             waiting: HashMap::new(),
+            revoked: revoked.clone(),
         };
         self.links.lock().insert(host.to_string(), link);
-        Attached { conn, commands }
+        Attached {
+            conn,
+            commands,
+            revoked,
+        }
+    }
+
+    /// Signal every link whose (host, certificate fingerprint) `refused`
+    /// refuses; the servers cut off.
+    pub fn cut(&self, refused: impl Fn(&str, &str) -> bool) -> Vec<String> {
+        let links = self.links.lock();
+        links
+            .iter()
+            .filter(|(host, link)| !link.revoked.is_cancelled() && refused(host, &link.fingerprint))
+            .map(|(host, link)| {
+                link.revoked.cancel();
+                host.clone()
+            })
+            .collect()
     }
 
     /// Connection `conn` of `host` ended (a newer one stays).
@@ -185,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn a_command_gets_the_result_with_its_id() {
         let links = std::sync::Arc::new(Links::default());
-        let mut a = links.attach("x2go1", "grpc");
+        let mut a = links.attach("x2go1", "grpc", "f1");
         let agent = {
             let links = links.clone();
             tokio::spawn(async move {
@@ -226,13 +258,13 @@ mod tests {
                 .await,
             Err(CommandError::NotConnected("nope".into()))
         );
-        let _silent = links.attach("x2go1", "grpc");
+        let _silent = links.attach("x2go1", "grpc", "f1");
         let r = links
             .command("x2go1", ping(), Duration::from_millis(20))
             .await;
         assert!(matches!(r, Err(CommandError::Timeout { .. })), "{r:?}");
-        let old = links.attach("x2go2", "grpc");
-        let new = links.attach("x2go2", "grpc");
+        let old = links.attach("x2go2", "grpc", "f2");
+        let new = links.attach("x2go2", "grpc", "f2");
         links.detach("x2go2", old.conn);
         assert!(links.is_connected("x2go2"), "a newer connection stays");
         links.detach("x2go2", new.conn);
@@ -241,10 +273,21 @@ mod tests {
         assert_eq!(links.connected(), 1);
     }
 
+    #[test]
+    fn cut_signals_the_refused_links_once() {
+        let links = Links::default();
+        let a = links.attach("x2go1", "grpc", "old");
+        let b = links.attach("x2go2", "grpc", "fine");
+        let cut = links.cut(|host, fp| host == "x2go1" && fp == "old");
+        assert_eq!(cut, vec!["x2go1".to_string()]);
+        assert!(a.revoked.is_cancelled() && !b.revoked.is_cancelled());
+        assert!(links.cut(|_, fp| fp == "old").is_empty(), "signalled once");
+    }
+
     #[tokio::test]
     async fn a_closed_connection_fails_the_command() {
         let links = Links::default();
-        let a = links.attach("x2go1", "grpc");
+        let a = links.attach("x2go1", "grpc", "f1");
         drop(a.commands);
         assert_eq!(
             links.command("x2go1", ping(), Duration::from_secs(1)).await,

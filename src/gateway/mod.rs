@@ -6,8 +6,8 @@
 //! reports per server; `links` holds the connected agents and sends them
 //! commands (`orders`, also between nodes); `propose` turns the buffer into one `AgentReports` command
 //! every `BATCH_EVERY` and marks silent servers down; `tls` is the
-//! listeners' identity (both transports); `counts` what `/status/agents`
-//! shows.
+//! listeners' identity (both transports); `trust` refuses and cuts off
+//! revoked agent certificates; `counts` what `/status/agents` shows.
 
 pub mod coalesce;
 pub mod connection;
@@ -18,6 +18,7 @@ pub mod propose;
 pub mod quic;
 pub mod service;
 pub mod tls;
+pub mod trust;
 
 pub use crate::agent::proto;
 pub use coalesce::Pending;

@@ -10,7 +10,8 @@
 //! is closed with `CloseCode::ShuttingDown`.
 
 use super::connection::{self, Agents, Refusal, HELLO_TIMEOUT};
-use super::proto::{AgentMessage, BrokerCommand};
+use super::links::Attached;
+use super::proto::AgentMessage;
 use crate::agent::frames::{write_frame, CloseCode, FrameError, FrameReader};
 use crate::logsafe::escaped;
 use crate::server::ListenerLimits;
@@ -19,7 +20,7 @@ use quinn::{Connection, ConnectionError, Endpoint, IdleTimeout, RecvStream, Send
 use rustls::pki_types::CertificateDer;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 /// A connection is lost when nothing came from the agent for this long.
@@ -147,10 +148,11 @@ fn ended(conn: &Connection, error: FrameError) -> Option<String> {
 /// both ways until either side ends it.
 async fn handle(conn: Connection, agents: Agents, _slot: OwnedSemaphorePermit) {
     let peer: SocketAddr = conn.remote_address();
-    let host = match connection::agent_of(peer_certificate(&conn).as_ref()) {
-        Ok(host) => host,
+    let agent = match agents.admit(peer_certificate(&conn).as_ref()).await {
+        Ok(agent) => agent,
         Err(refusal) => return refuse(&conn, &refusal),
     };
+    let host = agent.host.clone();
     let first = tokio::time::timeout(HELLO_TIMEOUT, async {
         let (send, recv) = conn
             .accept_bi()
@@ -174,23 +176,32 @@ async fn handle(conn: Connection, agents: Agents, _slot: OwnedSemaphorePermit) {
         Ok(hello) => hello,
         Err(refusal) => return refuse(&conn, &refusal),
     };
-    let attached = agents.connected(&host, &hello, "quic");
-    let why = pump(&conn, &agents, &host, send, reader, attached.commands).await;
-    agents.disconnected(&host, attached.conn, why.as_deref());
+    let attached = agents.connected(&agent, &hello, "quic");
+    let conn_id = attached.conn;
+    let why = pump(&conn, &agents, &host, send, reader, attached).await;
+    agents.disconnected(&host, conn_id, why.as_deref());
 }
 
 /// Hand every message from the agent to `agents` and write every command
-/// for it as a frame, until the connection ends.
+/// for it as a frame, until the connection ends (or its certificate is
+/// revoked: then it is closed as refused, with the reason).
 async fn pump(
     conn: &Connection,
     agents: &Agents,
     host: &str,
     mut send: SendStream,
     mut reader: FrameReader<RecvStream>,
-    mut commands: mpsc::Receiver<BrokerCommand>,
+    attached: Attached,
 ) -> Option<String> {
+    let (mut commands, revoked) = (attached.commands, attached.revoked);
     loop {
         tokio::select! {
+            biased;
+            _ = revoked.cancelled() => {
+                let refusal = Refusal::Revoked(host.to_string());
+                refuse(conn, &refusal);
+                return Some(refusal.to_string());
+            },
             frame = reader.next::<AgentMessage>() => match frame {
                 Ok(Some(msg)) => agents.receive(host, msg),
                 Ok(None) => {

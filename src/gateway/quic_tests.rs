@@ -1,7 +1,7 @@
 //! The QUIC gateway in process, on loopback UDP with real TLS: the agent
 //! transport of `agent::quic` reports and answers a command; refusals,
-//! oversized frames, a replacing connection and shutdown close the
-//! connection with their code and reason.
+//! revocations, oversized frames, a replacing connection and shutdown
+//! close the connection with their code and reason.
 
 use super::*;
 use crate::agent::frames::{CloseCode, MAX_FRAME};
@@ -10,6 +10,7 @@ use crate::agent::quic::{QuicCommands, QuicTransport};
 use crate::agent::transport::TransportError;
 use std::path::Path;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 const HOST: &str = "x2go1";
 
@@ -29,9 +30,13 @@ fn start(
     tokio::task::JoinHandle<()>,
 ) {
     let p = |f: &str| pki.join(f);
-    let tls =
-        crate::gateway::tls::server_config(&p("ca.pem"), &p("node1.pem"), &p("node1-key.pem"))
-            .unwrap();
+    let tls = crate::gateway::tls::server_config(
+        &p("ca.pem"),
+        &p("node1.pem"),
+        &p("node1-key.pem"),
+        None,
+    )
+    .unwrap();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
     let endpoint = endpoint(socket, server_config(tls.quic, &limits)).unwrap();
@@ -284,4 +289,28 @@ async fn connections_over_the_limit_are_refused() {
         Err(e) => e.to_string(),
     };
     assert!(e.to_lowercase().contains("refused"), "{e}");
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_is_cut_off_and_then_refused() {
+    let pki = pki();
+    let (addr, agents, _stop, _served) = start(pki.path(), ListenerLimits::default());
+    let (mut commands, _tx) = open(pki.path(), addr, "agent-x2go1", HOST).await.unwrap();
+    wait_for("the agent connected", || agents.links.is_connected(HOST)).await;
+    let revoked = crate::state::HostTrust {
+        revoked_at: Some(1),
+        enrolled: Vec::new(),
+    };
+    agents.trust.set([(HOST.to_string(), revoked)].into());
+    assert_eq!(
+        agents.links.cut(|h, fp| agents.trust.refuses(h, fp)),
+        vec![HOST.to_string()]
+    );
+    let end = end_of(&mut commands).await;
+    assert!(end.contains("revoked"), "{end}");
+    let again = match open(pki.path(), addr, "agent-x2go1", HOST).await {
+        Ok((mut commands, _tx)) => end_of(&mut commands).await,
+        Err(e) => e.to_string(),
+    };
+    assert!(again.contains("is revoked"), "{again}");
 }

@@ -64,6 +64,8 @@ pub enum ServerError {
     GatewayTls(#[from] crate::gateway::tls::GatewayTlsError),
     #[error("the agent gateway's QUIC endpoint: {0}")]
     QuicEndpoint(std::io::Error),
+    #[error("agent enrollment: {0}")]
+    AgentCa(#[from] crate::enroll::ca::AgentCaError),
 }
 
 /// A listener's TLS server configuration.
@@ -96,8 +98,18 @@ pub struct Options {
     /// The cluster CA, this node's certificate and key, for the agent
     /// gateway (the node file's, or `--cluster-ca` etc. for a single node).
     pub agent_tls: Option<AgentTlsFiles>,
+    /// The agent-signing CA: enrollment on the HTTP(S) listeners, and a
+    /// second root of the agent gateway (for agent certificates only).
+    pub agent_ca: Option<AgentCaFiles>,
     /// A server whose agent is silent this long is marked down.
     pub agent_timeout: std::time::Duration,
+}
+
+/// The agent-signing CA's certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The files of the agent gateway's mutual TLS.
@@ -156,9 +168,23 @@ impl Options {
 pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), ServerError> {
     opts.check()?;
     let (https_tls, grpc_tls) = opts.tls()?;
+    let agent_ca = match (&opts.agent_ca, &opts.agent_tls) {
+        (None, _) => None,
+        (Some(a), Some(t)) => Some(crate::enroll::ca::AgentCa::load(&a.cert, &a.key, &t.ca)?),
+        (Some(_), None) => {
+            return Err(ServerError::Refused(
+                "agent enrollment (agent_ca) needs the cluster CA the agents must trust: cluster_ca in the node file, or --cluster-ca, --node-cert and --node-key for a single node".into(),
+            ))
+        }
+    };
     let agents_tls = match (&opts.agents, &opts.agent_tls) {
         (None, _) => None,
-        (Some(_), Some(f)) => Some(crate::gateway::tls::server_config(&f.ca, &f.cert, &f.key)?),
+        (Some(_), Some(f)) => Some(crate::gateway::tls::server_config(
+            &f.ca,
+            &f.cert,
+            &f.key,
+            opts.agent_ca.as_ref().map(|a| a.cert.as_path()),
+        )?),
         (Some(a), None) => {
             return Err(ServerError::Refused(format!(
                 "the agent gateway on {a} needs mutual TLS: give --cluster-ca, --node-cert and --node-key (or a cluster file with them)"
@@ -200,6 +226,7 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
         grpc: grpc_tls,
         raft: raft_tls,
         agents: agents_tls,
+        agent_ca,
     };
     run(
         opts.settings,

@@ -49,6 +49,8 @@ pub struct TlsConfigs {
     pub raft: Option<tonic::transport::ServerTlsConfig>,
     /// The agent gateway's, for gRPC and QUIC.
     pub agents: Option<gateway::tls::GatewayTls>,
+    /// The agent-signing CA, when this node enrolls agents (`POST /enroll/`).
+    pub agent_ca: Option<crate::enroll::ca::AgentCa>,
 }
 
 /// Serve `listeners` over `ledger`, within `limits`, until `shutdown` resolves.
@@ -115,6 +117,15 @@ pub async fn run(
     if let Some(listener) = listeners.agents {
         log_listening(&listener, "agents");
         let agents = broker.agents().clone();
+        // Revoked certificates are known before the first agent connects.
+        agents.trust.refresh(&broker);
+        agents
+            .trust
+            .set_source(gateway::trust::Trust::source_of(&broker));
+        background.push(tokio::spawn(gateway::trust::enforce_periodically(
+            broker.clone(),
+            agents.clone(),
+        )));
         background.push(tokio::spawn(gateway::propose_periodically(
             broker.clone(),
             Arc::clone(&agents.pending),
@@ -152,7 +163,10 @@ pub async fn run(
             None,
         ));
     }
-    let ctx = crate::api::http::Context::new(broker.clone());
+    let enrollment = tls
+        .agent_ca
+        .map(|ca| Arc::new(crate::enroll::redeem::Enrollment::new(ca, broker.clone())));
+    let ctx = crate::api::http::Context::new(broker.clone(), enrollment);
     let plain = listeners.http.into_iter().map(|l| (l, None));
     let secure = listeners.https.into_iter().map(|l| (l, tls.https.clone()));
     for (listener, tls) in plain.chain(secure) {

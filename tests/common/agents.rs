@@ -1,6 +1,6 @@
 //! Real `x2gobroker-agent run` processes for the end-to-end tests: agent
-//! certificates from the site's cluster CA, one agent per X2Go server name
-//! on this machine, killed on drop.
+//! certificates from the site's cluster CA (or enrolled with a join
+//! token), one agent per X2Go server name on this machine, killed on drop.
 
 use super::processes::ours_bin;
 use std::path::Path;
@@ -82,4 +82,25 @@ pub fn start_agent_logged(
         .spawn()
         .unwrap();
     AgentProcess(child)
+}
+
+/// `x2gobroker-agent enroll` of server `host` with `token` at the broker
+/// `url` (HTTPS verified with `broker_ca`) into `out`: (success, output).
+pub fn enroll(url: &str, token: &str, out: &Path, host: &str, broker_ca: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_x2gobroker-agent"))
+        .args(["enroll", "--broker", url, "--hostname", host, "--out"])
+        .arg(out)
+        .arg("--broker-ca")
+        .arg(broker_ca)
+        .env("X2GOBROKER_JOIN_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }

@@ -1,10 +1,11 @@
 //! Test clusters of our broker: node files on loopback sockets bound by the
 //! test, one CA per cluster, starting and killing nodes, the leader they
-//! agree on, and `x2gobrokerctl` with the site's admin certificate.
+//! agree on, and `x2gobrokerctl` with the site's admin certificate; agent
+//! enrollment (HTTPS and the agent-signing CA) when a test asks for it.
 
 use super::http::{get_within, request, Reply};
 use super::processes::{ours_bin, start_node, Running};
-use super::site::Site;
+use super::site::{self_signed, Site};
 use super::sockets::{addr_of, loopback, loopback_pair, rebind, rebind_udp};
 use super::unique;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -26,6 +27,8 @@ pub struct ClusterNode {
     pub agents: Option<SocketAddr>,
     /// The metrics listener, when `with_metrics` added one.
     pub metrics: Option<SocketAddr>,
+    /// The HTTPS listener, when the node has one (`enable_enrollment`).
+    pub https: Option<SocketAddr>,
     pub toml: PathBuf,
     pub running: Option<Running>,
     /// Extra `serve` flags.
@@ -47,6 +50,7 @@ impl ClusterNode {
             raft,
             agents: None,
             metrics: None,
+            https: None,
             toml,
             running: None,
             args: Vec::new(),
@@ -103,6 +107,9 @@ impl ClusterNode {
             }
             if let Some(metrics) = self.metrics {
                 sockets.push(rebind(metrics).into());
+            }
+            if let Some(https) = self.https {
+                sockets.push(rebind(https).into());
             }
             sockets
         } else {
@@ -205,6 +212,41 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
             node
         })
         .collect()
+}
+
+/// Give every node (not started yet) an HTTPS listener with a certificate
+/// for 127.0.0.1 and the agent-signing CA (`keygen --agent-ca` in the
+/// site's `pki`), so that agents enroll on `/enroll/`. Returns the HTTPS
+/// certificate, for the agents to verify the brokers with.
+pub fn enable_enrollment(site: &Site, nodes: &mut [ClusterNode]) -> PathBuf {
+    let pki = site.path("pki");
+    let out = Command::new(ours_bin())
+        .args(["keygen", "--agent-ca", "--out"])
+        .arg(&pki)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "keygen --agent-ca: {out:?}");
+    let tls = site.path("https");
+    std::fs::create_dir_all(&tls).unwrap();
+    let (cert, key) = self_signed(&tls);
+    for node in nodes.iter_mut() {
+        assert!(node.running.is_none(), "enable enrollment before starting");
+        let https = loopback();
+        let addr = addr_of(&https);
+        node.https = Some(addr);
+        node.reserved.push(https.into());
+        let settings = format!(
+            "https = [\"{addr}\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"\nagent_ca = \"{}\"\nagent_ca_key = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            pki.join("agent-ca.pem").display(),
+            pki.join("agent-ca-key.pem").display(),
+        );
+        let text = std::fs::read_to_string(&node.toml).unwrap();
+        let text = text.replacen("[[members]]", &format!("{settings}[[members]]"), 1);
+        std::fs::write(&node.toml, text).unwrap();
+    }
+    cert
 }
 
 /// Start every node and wait until they agree on a leader; its id.

@@ -231,6 +231,11 @@ pub fn start_ours_in(site: &Site, data_dir: &Path, extra: &[&str]) -> Running {
 /// its choosing: it binds port 0 and the port is read from `/proc`, so no
 /// other process can take the port between choosing and binding.
 pub fn start_reference(site: &Site) -> Running {
+    start_reference_with_env(site, &[])
+}
+
+/// `start_reference` with more environment variables (e.g. `X2GOBROKER_DAEMON_USER`).
+pub fn start_reference_with_env(site: &Site, env: &[(&str, &str)]) -> Running {
     assert!(
         reference_installed(),
         "needs the reference broker ({REFERENCE}, Debian x2gobroker-daemon)"
@@ -243,7 +248,8 @@ pub fn start_reference(site: &Site) -> Running {
         .args(["-b", "127.0.0.1:0"])
         .env("X2GOBROKER_SESSIONPROFILES", site.profiles())
         .env("LOGNAME", "root")
-        .env("HOME", site.dir.path());
+        .env("HOME", site.dir.path())
+        .envs(env.iter().copied());
     let child = spawn_logged(&mut cmd, &log, "the reference broker");
     let mut running = Running {
         child,

@@ -1,9 +1,11 @@
-//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
+//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`
+//! and agent enrollment (`/enroll/`, in `enroll`),
 //! body limits, client addresses, access logging (client values escaped),
 //! and the listeners: a connection cap and a TLS handshake deadline per
 //! listener, half-closed clients answered, and a body over the limit read
 //! (up to a bound) so that its 413 reaches the client.
 
+pub mod enroll;
 pub mod error;
 pub mod form;
 pub mod frontend;
@@ -50,14 +52,20 @@ pub struct Context {
     pub listing: listing::ListingCache,
     /// The metrics listener: `/metrics` and nothing else.
     metrics_only: bool,
+    /// Agent enrollment, when this node has the agent-signing CA.
+    pub enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
 }
 
 impl Context {
-    pub fn new(broker: Arc<Broker>) -> Arc<Self> {
+    pub fn new(
+        broker: Arc<Broker>,
+        enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
+    ) -> Arc<Self> {
         Arc::new(Context {
             broker,
             listing: listing::ListingCache::default(),
             metrics_only: false,
+            enrollment,
         })
     }
 
@@ -67,6 +75,7 @@ impl Context {
             broker,
             listing: listing::ListingCache::default(),
             metrics_only: true,
+            enrollment: None,
         })
     }
 }
@@ -226,6 +235,9 @@ async fn route(
             _ => Err(get_only()),
         };
     }
+    if path == crate::enroll::wire::PATH || path == "/enroll" {
+        return Ok(enroll::handle(ctx, req, client).await);
+    }
     if path == "/" {
         return match method {
             Method::GET => Ok(response::page(TEXT_HTML, IT_WORKS)),
@@ -237,7 +249,7 @@ async fn route(
         .is_some_and(|r| r.chars().all(|c| c == '/'))
     {
         return match method {
-            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys())),
+            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys().await)),
             _ => Err(get_only()),
         };
     }

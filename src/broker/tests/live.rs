@@ -104,7 +104,7 @@ async fn a_running_session_is_suspended_through_its_agent_then_handed_out() {
     f.report("x2go2", vec![], 9000).await;
     assert_eq!(f.status_of("alice").await, Some(('R', "x2go1".into())));
     let links = f.broker.agents().links.clone();
-    let mut agent = links.attach("x2go1", "grpc");
+    let mut agent = links.attach("x2go1", "grpc", "test");
     let answer = tokio::spawn(async move {
         let cmd = agent.commands.recv().await.unwrap();
         let Some(AgentCommand::SuspendSession(order)) = cmd.command else {
@@ -174,7 +174,7 @@ fn agent_answering(
     host: &'static str,
 ) -> tokio::sync::mpsc::UnboundedReceiver<AgentCommand> {
     let links = f.broker.agents().links.clone();
-    let mut agent = links.attach(host, "grpc");
+    let mut agent = links.attach(host, "grpc", "test");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(cmd) = agent.commands.recv().await {

@@ -13,13 +13,13 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// A broker over its own files and state store; the directory lives as long as it.
-pub(super) struct Fixture {
+pub(crate) struct Fixture {
     pub broker: Broker,
     pub dir: TempDir,
 }
 
 /// Failed logins allowed per user and per client before the limiter refuses.
-pub(super) const MAX_FAILURES: usize = 3;
+pub(crate) const MAX_FAILURES: usize = 3;
 
 impl Fixture {
     /// A broker with these `x2gobroker.conf` and session profiles texts.
