@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 # Build: libpam. Conformance: the reference broker and Python X2Go. (wrk is the benchmark's: scripts/bench.sh.)
-ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon x2gobroker-agent python3-x2go x2goserver curl iproute2 procps
+ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon x2gobroker-agent python3-x2go x2goserver sudo openssh-server openssh-client prometheus curl iproute2 procps
 ensure_pam_service
 
 cargo_args=()

@@ -20,6 +20,9 @@ use std::time::Duration;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text or as one JSON object each (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -28,25 +31,44 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Read both configuration files, report the first error (file, line, key) and exit.
     CheckConfig(ConfigArgs),
-    /// Create the cluster CA (once) and certificates for nodes, admins and agents (mutual TLS).
+    /// Create the cluster CA (once) and certificates for nodes, admins and agents (mutual TLS), the agent-signing CA (--agent-ca), or the broker's SSH key pair (--ssh).
     Keygen(KeygenArgs),
+    /// Write the manual pages (man8/) and shell completions (completions/) of all three binaries.
+    #[command(hide = true)]
+    Docs {
+        /// The directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct KeygenArgs {
     /// Directory for ca.pem, ca-key.pem, node<ID>.pem, node<ID>-key.pem (the CA is reused when present).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "ssh")]
+    pub out: Option<PathBuf>,
     /// Node ids to create certificates for, e.g. --nodes 1,2,3.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "out")]
     pub nodes: Vec<u64>,
     /// Agent certificates to create, one per X2Go server by its host name
     /// (as in its /etc/hostname), e.g. --agents x2go1,x2go2: agent-x2go1.pem, agent-x2go1-key.pem.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "out")]
     pub agents: Vec<String>,
     /// Client certificates to create (for x2gobrokerctl), e.g. --clients admin.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "out")]
     pub clients: Vec<String>,
+    /// Also create the agent-signing CA (agent-ca.pem, agent-ca-key.pem; reused when present) for enrollment: give it to the brokers as agent_ca/agent_ca_key; the cluster CA's key stays here.
+    #[arg(long, requires = "out")]
+    pub agent_ca: bool,
+    /// Make the broker's SSH key pair as x2gobroker-keygen does (RSA 2048: ~x2gobroker/.ssh/id_rsa and id_rsa.pub, served on /pubkeys/).
+    #[arg(long)]
+    pub ssh: bool,
+    /// With --ssh: replace an existing key pair.
+    #[arg(long, requires = "ssh")]
+    pub force: bool,
+    /// With --ssh: the home directory to use instead of the broker user's (as root, ~x2gobroker).
+    #[arg(long, value_name = "DIR", requires = "ssh")]
+    pub home: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -82,14 +104,20 @@ pub struct ServeArgs {
     /// Public gRPC API listener (TLS with --tls-cert/--tls-key; plain only on loopback).
     #[arg(long, value_name = "ADDR")]
     pub grpc: Option<SocketAddr>,
+    /// Prometheus metrics listener (plain HTTP, `GET /metrics`; keep it on a private address).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// PEM certificate chain for --https and --grpc.
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --https and --grpc.
     #[arg(long, value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
-    /// Also accept TLS 1.2 (for old clients); TLS 1.3 only otherwise.
+    /// HTTPS and the public gRPC API accept TLS 1.3 only (by default TLS 1.2 and 1.3, AEAD cipher suites only).
     #[arg(long)]
+    pub tls13_only: bool,
+    /// Accepted for old command lines: TLS 1.2 is allowed by default now.
+    #[arg(long, hide = true)]
     pub allow_tls12: bool,
     /// Permit plain HTTP on non-loopback addresses (passwords travel in clear text).
     #[arg(long)]
@@ -115,10 +143,13 @@ pub struct ServeArgs {
     /// Seconds over which failed logins are counted.
     #[arg(long, default_value_t = 300)]
     pub failed_login_window: u64,
-    /// Home of the broker's legacy SSH key pair served on /pubkeys/ [default: home of user x2gobroker].
+    /// Home of the broker's SSH key pair served on /pubkeys/ [default: home of $X2GOBROKER_DAEMON_USER, else of user x2gobroker].
     #[arg(long)]
     pub broker_home: Option<PathBuf>,
-    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node); further clients wait.
+    /// Seconds a session autologin key stays in the user's authorized keys on the server (the agent removes it).
+    #[arg(long, default_value_t = 20)]
+    pub autologin_key_ttl: u64,
+    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node, agents over TCP and over QUIC); further TCP clients wait, further QUIC clients are refused.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Seconds for a TLS handshake (and for a plain gRPC client's first bytes) before the connection is closed.
@@ -130,7 +161,7 @@ pub struct ServeArgs {
     /// Seconds any gRPC request (public or node-to-node) may take.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_GRPC_REQUEST_TIMEOUT_SECS)]
     pub grpc_request_timeout: u64,
-    /// Agent gateway listener: the X2Go servers' agents stream their sessions and load here (gRPC, mutual TLS from the cluster CA).
+    /// Agent gateway listener: the X2Go servers' agents stream their sessions and load here (gRPC on TCP and QUIC on UDP at this address, mutual TLS from the cluster CA).
     #[arg(long, value_name = "ADDR")]
     pub agents: Option<SocketAddr>,
     /// Milliseconds without a report after which an X2Go server is marked down.
@@ -145,6 +176,12 @@ pub struct ServeArgs {
     /// Its key.
     #[arg(long, value_name = "PEM")]
     pub node_key: Option<PathBuf>,
+    /// The agent-signing CA (`x2gobroker keygen --agent-ca`): agents enroll on POST /enroll/ and the agent gateway trusts it for agent certificates.
+    #[arg(long, value_name = "PEM", requires = "agent_ca_key")]
+    pub agent_ca: Option<PathBuf>,
+    /// Its key.
+    #[arg(long, value_name = "PEM", requires = "agent_ca")]
+    pub agent_ca_key: Option<PathBuf>,
 }
 
 /// Where the reference's global file lives unless told otherwise.
@@ -165,6 +202,10 @@ pub enum CliError {
     Load(#[from] crate::broker::LoadError),
     #[error(transparent)]
     Keygen(#[from] crate::keygen::KeygenError),
+    #[error(transparent)]
+    Docs(#[from] crate::docs::DocsError),
+    #[error(transparent)]
+    SshKeygen(#[from] crate::ssh_keygen::SshKeygenError),
 }
 
 /// Run the command line; the returned error is printed by the binary.
@@ -190,15 +231,34 @@ pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
             };
             Ok(server::start(args.resolve(node), inherited).await?)
         }
-        Command::Keygen(args) => {
-            let files =
-                crate::keygen::generate(&args.out, &args.nodes, &args.clients, &args.agents)?;
-            for file in files {
-                println!("{file}");
+        Command::Keygen(args) => keygen(&args),
+        Command::Docs { out } => {
+            for file in crate::docs::write_all(&out)? {
+                println!("{}", file.display());
             }
             Ok(())
         }
     }
+}
+
+/// `keygen`: certificates into --out, the SSH key pair with --ssh.
+fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
+    if let Some(out) = &args.out {
+        let mut files = crate::keygen::generate(out, &args.nodes, &args.clients, &args.agents)?;
+        if args.agent_ca {
+            files.extend(crate::keygen::agent_ca(out)?);
+        }
+        for file in files {
+            println!("{file}");
+        }
+    }
+    if args.ssh {
+        let keys = crate::ssh_keygen::generate(args.home.as_deref(), args.force)?;
+        println!("{}", keys.private.display());
+        println!("{}", keys.public.display());
+        eprintln!("RSA key fingerprint {}", keys.fingerprint);
+    }
+    Ok(())
 }
 
 impl ServeArgs {
@@ -242,14 +302,20 @@ impl ServeArgs {
         };
         let agents = self.agents.or_else(|| file.and_then(|n| n.agents));
         let agent_tls = self.agent_tls_files(file);
+        let agent_ca = match (&self.agent_ca, &self.agent_ca_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            _ => file.and_then(|n| Some((n.agent_ca.clone()?, n.agent_ca_key.clone()?))),
+        }
+        .map(|(cert, key)| server::AgentCaFiles { cert, key });
         server::Options {
             settings: settings(&files, data_dir.as_deref(), self),
             http,
             https,
             grpc: self.grpc.or_else(|| file.and_then(|n| n.grpc)),
+            metrics: self.metrics.or_else(|| file.and_then(|n| n.metrics)),
             tls_cert,
             tls_key,
-            allow_tls12: self.allow_tls12,
+            tls13_only: self.tls13_only,
             allow_insecure_http: self.allow_insecure_http,
             node,
             limits: ListenerLimits {
@@ -260,6 +326,7 @@ impl ServeArgs {
             },
             agents,
             agent_tls,
+            agent_ca,
             agent_timeout: Duration::from_millis(self.agent_timeout_ms.max(1)),
         }
     }
@@ -305,8 +372,11 @@ fn settings(files: &ConfigArgs, data_dir: Option<&Path>, serve: &ServeArgs) -> S
         broker_home: serve
             .broker_home
             .clone()
-            .or_else(|| crate::auth::nss::account("x2gobroker").map(|a| a.home))
+            .or_else(|| {
+                crate::auth::nss::account(&crate::broker::pubkeys::daemon_user()).map(|a| a.home)
+            })
             .unwrap_or_else(|| PathBuf::from(FALLBACK_BROKER_HOME)),
+        autologin_key_ttl: Duration::from_secs(serve.autologin_key_ttl.max(1)),
     }
 }
 
@@ -387,6 +457,9 @@ http = "127.0.0.1:18081"
         assert_eq!(o.agent_timeout, Duration::from_millis(2500));
         let o = serve(&["--agents", "127.0.0.1:16082"]).resolve(None);
         assert!(o.agent_tls.is_none(), "start refuses a gateway without TLS");
+        assert!(o.agent_ca.is_none());
+        let o = serve(&["--agent-ca", "a.pem", "--agent-ca-key", "a-key.pem"]).resolve(None);
+        assert_eq!(o.agent_ca.unwrap().key, PathBuf::from("a-key.pem"));
     }
 
     #[test]

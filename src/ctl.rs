@@ -4,7 +4,12 @@
 //! are refused by the nodes), and follows the answer to the leader for
 //! membership changes.
 
-use crate::cluster::admin::{AddNode, AdminError, AdminResult, Drain, ServerRow};
+mod ttl;
+
+use crate::cluster::admin::{
+    AddNode, AdminError, AdminResult, Drain, ServerRow, SessionRow, SessionsQuery,
+};
+use crate::cluster::agent_admin::{AgentTokenGranted, AgentTokenRequest, RevokeAgent};
 use crate::cluster::network::{decode, encode};
 use crate::cluster::proto::admin_client::AdminClient;
 use crate::cluster::proto::Payload;
@@ -23,6 +28,7 @@ enum Op {
     Reload,
     Snapshot,
     Drain,
+    RevokeAgent,
 }
 
 /// Global options may stand before or after the subcommand.
@@ -78,6 +84,12 @@ pub enum CtlCommand {
     Reload,
     /// The X2Go servers the agents report: state, load factor, sessions, the node they report through, the last report.
     Servers,
+    /// The sessions the agents report: server, session id, user, status, display, client, start and last use.
+    Sessions {
+        /// Only this user's sessions.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Give a server no new sessions (its users' existing sessions still resume).
     Drain {
         /// The server's host name, as its agent reports it.
@@ -85,6 +97,21 @@ pub enum CtlCommand {
     },
     /// Give a drained server new sessions again.
     Undrain { hostname: String },
+    /// Print a single-use join token for `x2gobroker-agent enroll` (any node redeems it).
+    AgentToken {
+        /// How long it is valid (s, m, h, d; at most 30d).
+        #[arg(long, default_value = "1h", value_parser = ttl::parse)]
+        ttl: std::time::Duration,
+        /// Only this server may enroll with it.
+        #[arg(long)]
+        hostname: Option<String>,
+    },
+    /// Refuse a server's agent certificates on every node (its connections
+    /// close within 2 s); a later enrollment gives it one that works.
+    RevokeAgent {
+        /// The server's host name, as its agent certificate names it.
+        hostname: String,
+    },
 }
 
 /// Why an admin call failed.
@@ -192,6 +219,7 @@ impl Ctl {
             Op::Reload => c.reload(payload).await,
             Op::Snapshot => c.snapshot(payload).await,
             Op::Drain => c.drain(payload).await,
+            Op::RevokeAgent => c.revoke_agent(payload).await,
         }?;
         Ok(decode(reply.get_ref())?)
     }
@@ -289,7 +317,23 @@ impl Ctl {
                     .map_err(|e| CtlError::Refused(e.message))?;
                 Ok(self.done("snapshot started"))
             }
+            CtlCommand::AgentToken { ttl, hostname } => {
+                self.agent_token(ttl.as_millis() as u64, hostname.clone())
+                    .await
+            }
+            CtlCommand::RevokeAgent { hostname } => {
+                let revoke = RevokeAgent {
+                    hostname: hostname.clone(),
+                };
+                self.call(&self.node, Op::RevokeAgent, encode(&revoke)?)
+                    .await?
+                    .map_err(|e| CtlError::Refused(e.message))?;
+                Ok(self.done(&format!(
+                    "agent certificates of {hostname} revoked (enroll it again to give it a new one)"
+                )))
+            }
             CtlCommand::Servers => self.servers().await,
+            CtlCommand::Sessions { user } => self.sessions(user.clone()).await,
             CtlCommand::Drain { hostname } | CtlCommand::Undrain { hostname } => {
                 let drained = matches!(self.command, CtlCommand::Drain { .. });
                 let drain = Drain {
@@ -303,6 +347,22 @@ impl Ctl {
                 Ok(self.done(&format!("server {hostname} {what}")))
             }
         }
+    }
+
+    /// `agent-token`: the token alone on a line (JSON with its expiry for --json).
+    async fn agent_token(&self, ttl_ms: u64, hostname: Option<String>) -> Result<String, CtlError> {
+        let ask = AgentTokenRequest { ttl_ms, hostname };
+        let reply = self
+            .connect(&self.node)
+            .await?
+            .agent_token(encode(&ask)?)
+            .await?;
+        let granted: AgentTokenGranted = decode::<AdminResult<AgentTokenGranted>>(reply.get_ref())?
+            .map_err(|e| CtlError::Refused(e.message))?;
+        if self.json {
+            return Ok(serde_json::to_string_pretty(&granted)?);
+        }
+        Ok(format!("{}\n", granted.token))
     }
 
     /// `servers`: a table, or JSON rows.
@@ -339,6 +399,38 @@ impl Ctl {
         Ok(out)
     }
 
+    /// `sessions`: a table, or JSON rows.
+    async fn sessions(&self, user: Option<String>) -> Result<String, CtlError> {
+        let reply = self
+            .connect(&self.node)
+            .await?
+            .sessions(encode(&SessionsQuery { user })?)
+            .await?;
+        let rows: Vec<SessionRow> = decode::<AdminResult<Vec<SessionRow>>>(reply.get_ref())?
+            .map_err(|e| CtlError::Refused(e.message))?;
+        if self.json {
+            return Ok(serde_json::to_string_pretty(&rows)?);
+        }
+        let mut out = format!(
+            "{:<20} {:<44} {:<16} {:<6} {:>7} {:<15} {:<19} {}\n",
+            "SERVER", "SESSION", "USER", "STATUS", "DISPLAY", "CLIENT", "STARTED", "LAST USED"
+        );
+        for r in rows {
+            out.push_str(&format!(
+                "{:<20} {:<44} {:<16} {:<6} {:>7} {:<15} {:<19} {}\n",
+                r.server,
+                r.session_id,
+                r.user,
+                r.status,
+                r.display,
+                r.client,
+                r.started,
+                r.last_used
+            ));
+        }
+        Ok(out)
+    }
+
     fn done(&self, what: &str) -> String {
         if self.json {
             serde_json::json!({ "ok": true, "message": what }).to_string()
@@ -349,52 +441,4 @@ impl Ctl {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn global_options_go_before_or_after_the_subcommand() {
-        for args in [
-            &["x2gobrokerctl", "--json", "--node", "127.0.0.1:1", "status"][..],
-            &["x2gobrokerctl", "status", "--json", "--node", "127.0.0.1:1"][..],
-        ] {
-            let ctl = Ctl::try_parse_from(args).unwrap();
-            assert!(ctl.json, "{args:?}");
-            assert_eq!(ctl.node, "127.0.0.1:1");
-            assert!(matches!(ctl.command, CtlCommand::Status));
-        }
-    }
-
-    #[test]
-    fn finding8_no_plain_admin_connections() {
-        let ctl = Ctl::try_parse_from(["x2gobrokerctl", "status"]).unwrap();
-        assert!(matches!(ctl.tls_files(), Err(CtlError::NoTls)));
-        let ctl = Ctl::try_parse_from(["x2gobrokerctl", "--ca", "ca.pem", "status"]).unwrap();
-        assert!(matches!(ctl.tls_files(), Err(CtlError::NoTls)));
-        let ctl =
-            Ctl::try_parse_from(["x2gobrokerctl", "--pki", "p", "--cert", "ops.pem", "status"])
-                .unwrap();
-        let files = ctl.tls_files().unwrap();
-        assert_eq!(
-            files.map(|p| p.display().to_string()),
-            ["p/ca.pem", "ops.pem", "p/admin-key.pem"]
-        );
-    }
-
-    #[test]
-    fn add_node_takes_an_ip_address_and_port() {
-        let add = |raft: &'static str| {
-            Ctl::try_parse_from([
-                "x2gobrokerctl",
-                "add-node",
-                "4",
-                "--raft",
-                raft,
-                "--http",
-                "h",
-            ])
-        };
-        assert!(add("127.0.0.1:19084").is_ok());
-        assert!(add("evil.example:19084").is_err());
-    }
-}
+mod tests;

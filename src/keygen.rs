@@ -5,6 +5,10 @@
 //! also name `x2gobroker-node` (the server name nodes and `x2gobrokerctl`
 //! verify, so certificates do not depend on addresses) and may act as server
 //! and client; admin certificates are client certificates only.
+//!
+//! `agent_ca` makes the separate agent-signing CA the brokers enroll agents
+//! with (`crate::enroll`): a root of its own, which only the agent gateway
+//! trusts, so its key may live on the brokers.
 
 use crate::cluster::identity::Role;
 use rcgen::{
@@ -12,6 +16,9 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use std::path::{Path, PathBuf};
+
+mod issue;
+pub use issue::{issue_agent, AgentIssuer};
 
 /// The name every node certificate carries and every node verifies.
 pub const NODE_NAME: &str = "x2gobroker-node";
@@ -36,7 +43,7 @@ pub enum KeygenError {
     BadHost(String),
     #[error("the CA certificate and key cannot issue certificates: {0}")]
     NotTheCa(&'static str),
-    #[error("client name {0:?} would overwrite the CA's or a node's files (ca, nodeN, *-key): choose another")]
+    #[error("name {0:?} would overwrite the CAs' or a node's files (ca, nodeN, *-key, agent-*; agent ca): choose another")]
     ReservedName(String),
 }
 
@@ -69,10 +76,18 @@ fn write_public(path: &Path, text: &str) -> Result<(), KeygenError> {
 }
 
 fn ca_params() -> CertificateParams {
+    ca_params_named("x2gobroker cluster CA")
+}
+
+/// The agent-signing CA's certificate request (its name is what every
+/// enrolled agent certificate names as its issuer).
+pub(crate) fn agent_ca_params() -> CertificateParams {
+    ca_params_named("x2gobroker agent CA")
+}
+
+fn ca_params_named(name: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "x2gobroker cluster CA");
+    params.distinguished_name.push(DnType::CommonName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params
@@ -105,8 +120,12 @@ fn check_client_name(name: &str) -> Result<(), KeygenError> {
 const AGENT_PREFIX: &str = "agent-";
 
 /// An agent's name is its X2Go server's host name (as in `/etc/hostname`):
-/// letters, digits, '-' and '.', not starting or ending with '.' or '-'.
-fn check_agent_host(host: &str) -> Result<(), KeygenError> {
+/// letters, digits, '-' and '.', not starting or ending with '.' or '-';
+/// not `ca` (whose files would be the agent-signing CA's).
+pub(crate) fn check_agent_host(host: &str) -> Result<(), KeygenError> {
+    if host.eq_ignore_ascii_case("ca") {
+        return Err(KeygenError::ReservedName(host.to_string()));
+    }
     let fine = !host.is_empty()
         && host.len() <= 253
         && host
@@ -123,7 +142,7 @@ fn check_agent_host(host: &str) -> Result<(), KeygenError> {
 }
 
 /// The certificate request for `role`.
-fn params_for(role: &Role) -> Result<CertificateParams, KeygenError> {
+pub(crate) fn params_for(role: &Role) -> Result<CertificateParams, KeygenError> {
     let mut params = match role {
         Role::Node(id) => {
             let mut p = CertificateParams::new(vec![NODE_NAME.to_string()])?;
@@ -224,60 +243,26 @@ pub fn generate(
     Ok(written)
 }
 
-/// Issues agent certificates in memory from a CA that `generate` made
-/// (the simulator's servers; nothing is written).
-pub struct AgentIssuer {
-    ca: rcgen::Certificate,
-    key: KeyPair,
-}
+/// The agent-signing CA's files in `dir`.
+pub const AGENT_CA: &str = "agent-ca.pem";
+pub const AGENT_CA_KEY: &str = "agent-ca-key.pem";
 
-impl AgentIssuer {
-    /// The CA of `ca.pem` and `ca-key.pem`: refused unless the key is the
-    /// certificate's and the certificate is one `generate` made (the
-    /// issuer name of every certificate must be the CA's subject).
-    pub fn from_pem(ca_cert_pem: &str, ca_key_pem: &str) -> Result<AgentIssuer, KeygenError> {
-        let key = KeyPair::from_pem(ca_key_pem)?;
-        let ca = ca_params().self_signed(&key)?;
-        let given = rustls_pemfile::certs(&mut ca_cert_pem.as_bytes())
-            .next()
-            .and_then(Result::ok)
-            .ok_or(KeygenError::NotTheCa("no certificate in it"))?;
-        let anchor = |der| {
-            webpki::anchor_from_trusted_cert(der)
-                .map(|a| (a.subject.to_vec(), a.subject_public_key_info.to_vec()))
-        };
-        let (subject, spki) =
-            anchor(&given).map_err(|_| KeygenError::NotTheCa("not a readable certificate"))?;
-        let (our_subject, our_spki) =
-            anchor(ca.der()).map_err(|_| KeygenError::NotTheCa("not a readable certificate"))?;
-        if spki != our_spki {
-            return Err(KeygenError::NotTheCa("the key is not this certificate's"));
-        }
-        if subject != our_subject {
-            return Err(KeygenError::NotTheCa("not a CA made by x2gobroker keygen"));
-        }
-        Ok(AgentIssuer { ca, key })
+/// Create the agent-signing CA, `agent-ca.pem` and `agent-ca-key.pem` in
+/// `dir`, unless both exist. Returns the files written.
+pub fn agent_ca(dir: &Path) -> Result<Vec<String>, KeygenError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let (cert_path, key_path) = (dir.join(AGENT_CA), dir.join(AGENT_CA_KEY));
+    if cert_path.exists() && key_path.exists() {
+        return Ok(Vec::new());
     }
-
-    /// A new key and an agent certificate naming the X2Go server `host`:
-    /// (certificate PEM, private key PEM).
-    pub fn issue(&self, host: &str) -> Result<(String, String), KeygenError> {
-        check_agent_host(host)?;
-        let key = KeyPair::generate()?;
-        let cert =
-            params_for(&Role::Agent(host.to_string()))?.signed_by(&key, &self.ca, &self.key)?;
-        Ok((cert.pem(), key.serialize_pem()))
-    }
-}
-
-/// One agent certificate for `host` from the CA's PEM texts (see
-/// `AgentIssuer` to issue many).
-pub fn issue_agent(
-    ca_cert_pem: &str,
-    ca_key_pem: &str,
-    host: &str,
-) -> Result<(String, String), KeygenError> {
-    AgentIssuer::from_pem(ca_cert_pem, ca_key_pem)?.issue(host)
+    let key = KeyPair::generate()?;
+    let cert = agent_ca_params().self_signed(&key)?;
+    write_public(&cert_path, &cert.pem())?;
+    write_private(&key_path, &key.serialize_pem())?;
+    Ok(vec![
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    ])
 }
 
 #[cfg(test)]
@@ -344,8 +329,10 @@ mod tests {
             let e = generate(dir.path(), &[], &[], &[bad.to_string()]).unwrap_err();
             assert!(matches!(e, KeygenError::BadHost(_)), "{bad:?}: {e}");
         }
-        // An admin client cannot take an agent's files.
+        // An admin client cannot take an agent's files, nor an agent the agent CA's.
         let e = generate(dir.path(), &[], &["agent-x2go1".into()], &[]).unwrap_err();
+        assert!(matches!(e, KeygenError::ReservedName(_)), "{e}");
+        let e = generate(dir.path(), &[], &[], &["CA".into()]).unwrap_err();
         assert!(matches!(e, KeygenError::ReservedName(_)), "{e}");
     }
 
@@ -396,6 +383,24 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_ca_is_a_root_of_its_own_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &[1], &[], &[]).unwrap();
+        let files = agent_ca(dir.path()).unwrap();
+        assert_eq!(files.len(), 2);
+        let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        assert_ne!(read(AGENT_CA), read("ca.pem"));
+        let mode = std::fs::metadata(dir.path().join(AGENT_CA_KEY))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let first = read(AGENT_CA_KEY);
+        assert!(agent_ca(dir.path()).unwrap().is_empty(), "reused");
+        assert_eq!(read(AGENT_CA_KEY), first);
+    }
+
+    #[test]
     fn finding9_a_rewritten_private_key_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("node1-key.pem");
@@ -407,57 +412,5 @@ mod tests {
         assert!(std::fs::read_to_string(&key)
             .unwrap()
             .contains("PRIVATE KEY"));
-    }
-
-    #[test]
-    fn agent_certificates_are_issued_in_memory_by_the_ca_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        generate(dir.path(), &[1], &[], &[]).unwrap();
-        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
-        let (cert, key) = issue_agent(&read("ca.pem"), &read("ca-key.pem"), "sim00001").unwrap();
-        assert_eq!(
-            Role::of_pem(cert.as_bytes()).unwrap(),
-            Role::Agent("sim00001".into())
-        );
-        assert!(key.contains("PRIVATE KEY"));
-        // It chains to ca.pem: rustls accepts it as a client of that CA.
-        let mut roots = rustls::RootCertStore::empty();
-        let ca_der = rustls_pemfile::certs(&mut read("ca.pem").as_bytes())
-            .next()
-            .unwrap()
-            .unwrap();
-        roots.add(ca_der).unwrap();
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            roots.into(),
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .build()
-        .unwrap();
-        let leaf = rustls_pemfile::certs(&mut cert.as_bytes())
-            .next()
-            .unwrap()
-            .unwrap();
-        let now = rustls::pki_types::UnixTime::now();
-        verifier.verify_client_cert(&leaf, &[], now).unwrap();
-        assert_eq!(files_in(dir.path()), 4, "nothing written");
-        // A bad host name, a key of another CA, a node's key are refused.
-        let e = issue_agent(&read("ca.pem"), &read("ca-key.pem"), "../x").unwrap_err();
-        assert!(matches!(e, KeygenError::BadHost(_)), "{e}");
-        let other = tempfile::tempdir().unwrap();
-        generate(other.path(), &[], &[], &[]).unwrap();
-        let other_key = std::fs::read_to_string(other.path().join("ca-key.pem")).unwrap();
-        let e = issue_agent(&read("ca.pem"), &other_key, "x").err().unwrap();
-        assert!(
-            e.to_string().contains("the key is not this certificate's"),
-            "{e}"
-        );
-        let e = issue_agent(&read("node1.pem"), &read("node1-key.pem"), "x")
-            .err()
-            .unwrap();
-        assert!(matches!(e, KeygenError::NotTheCa(_)), "{e}");
-    }
-
-    fn files_in(dir: &Path) -> usize {
-        std::fs::read_dir(dir).unwrap().count()
     }
 }

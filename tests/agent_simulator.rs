@@ -5,8 +5,9 @@
 //! exactly that while every server changes a session every 500 ms (the
 //! churn is visible in the sessions the public gRPC API lists, and in each
 //! server's load factor). On a three-node cluster the servers spread over
-//! the three gateways, every node shows all of them, and when a node dies
-//! its servers move on to the next broker address. SIGTERM stops the
+//! the three gateways (half over gRPC, half over QUIC), every node shows
+//! all of them, and when a node dies its servers move on to the next
+//! broker address. SIGTERM stops the
 //! simulator with its totals written to `--stats-json`.
 
 // Each test binary uses only some of the shared helpers.
@@ -41,8 +42,8 @@ struct Simulator {
 
 impl Simulator {
     /// 20 servers, 100 sessions, a change and a load report every 500 ms
-    /// on every server, to `brokers` with the CA in `pki`.
-    fn start(dir: &Path, pki: &Path, brokers: &[SocketAddr]) -> Simulator {
+    /// on every server, to `brokers` over `transport` with the CA in `pki`.
+    fn start(dir: &Path, pki: &Path, brokers: &[SocketAddr], transport: &str) -> Simulator {
         let n = unique();
         let log = dir.join(format!("simulate-{n}.log"));
         let stats = dir.join(format!("simulate-{n}.json"));
@@ -57,7 +58,7 @@ impl Simulator {
             .args(["--servers", &SERVERS.to_string()])
             .args(["--sessions", &SESSIONS.to_string()])
             .args(["--change-every-ms", "500", "--load-every-ms", "500"])
-            .args(["--duration-s", "120"])
+            .args(["--duration-s", "120", "--transport", transport])
             .arg("--stats-json")
             .arg(&stats)
             .env("RUST_LOG", "x2gobroker=debug")
@@ -186,7 +187,7 @@ fn simulated_servers_report_to_a_node_and_the_counts_hold_through_churn() {
             &p("node1-key.pem"),
         ])
         .start();
-    let sim = Simulator::start(site.dir.path(), &pki, &[agents_addr]);
+    let sim = Simulator::start(site.dir.path(), &pki, &[agents_addr], "grpc");
     wait_until(
         "20 servers and 100 sessions",
         Duration::from_secs(20),
@@ -249,7 +250,8 @@ fn simulated_servers_spread_over_a_cluster_and_move_on_when_a_node_dies() {
     let mut nodes = cluster_nodes(&site, 3, TIMING);
     let leader = start_all(&site, &mut nodes);
     let brokers: Vec<SocketAddr> = nodes.iter().map(|n| n.agents.unwrap()).collect();
-    let sim = Simulator::start(site.dir.path(), &site.path("pki"), &brokers);
+    // Half of the servers over gRPC, half over QUIC.
+    let sim = Simulator::start(site.dir.path(), &site.path("pki"), &brokers, "mixed");
     wait_until(
         "every node shows every server",
         Duration::from_secs(20),
@@ -259,7 +261,13 @@ fn simulated_servers_spread_over_a_cluster_and_move_on_when_a_node_dies() {
                 .all(|n| agent_counts(n.http) == Some((SERVERS, SERVERS, SESSIONS)))
         },
     );
-    // Server i started at broker address i % 3: its reports come through that node.
+    // Server i started at broker address i % 3: 7, 7 and 6 connected to
+    // the three nodes, and its reports come through that node.
+    for (k, n) in nodes.iter().enumerate() {
+        let here = agents_status(n.http).unwrap()["connected_here"].as_u64();
+        let want = (0..SERVERS as usize).filter(|i| i % 3 == k).count() as u64;
+        assert_eq!(here, Some(want), "node {}", n.id);
+    }
     let via = |row: &serde_json::Value| -> (usize, u64) {
         let host = row["hostname"].as_str().unwrap();
         let i: usize = host.strip_prefix("sim").unwrap().parse().unwrap();
@@ -304,6 +312,15 @@ fn simulated_servers_spread_over_a_cluster_and_move_on_when_a_node_dies() {
     for n in &alive {
         assert_eq!(agent_counts(n.http), Some((SERVERS, SERVERS, SESSIONS)));
     }
+    let here: u64 = alive
+        .iter()
+        .map(|n| {
+            agents_status(n.http).unwrap()["connected_here"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(here, SERVERS, "every server connected to a live node");
     let (totals, _) = sim.stop();
     let moved = (0..SERVERS as usize).filter(|i| i % 3 == victim).count() as u64;
     assert_eq!(totals["connected"], SERVERS, "{totals}");

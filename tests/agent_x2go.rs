@@ -204,6 +204,7 @@ async fn another_servers_session_and_system_users_are_refused() {
             user: system.name.clone(),
             key: "ssh-ed25519 AAAAC3Nza test".into(),
             key_file: "/tmp/%u-never".into(),
+            remove_after: None,
         })
         .await
         .unwrap_err();
@@ -220,11 +221,12 @@ async fn authorized_keys_are_added_and_removed_as_the_user() {
     let erin = X2goUser::create("agtk");
     let ex = executor("unused");
     let key1 = "no-X11-forwarding,no-pty,no-user-rc ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC1 erin@127.0.0.1";
-    let key2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI2 erin@laptop";
+    let key2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl erin@laptop";
     let add = |key: &str, file: &str| Command::AddAuthorizedKey {
         user: erin.name().to_string(),
         key: key.to_string(),
         key_file: file.to_string(),
+        remove_after: None,
     };
     let del = |key: &str, file: &str| Command::DelAuthorizedKey {
         user: erin.name().to_string(),
@@ -289,6 +291,25 @@ async fn authorized_keys_are_added_and_removed_as_the_user() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not one line"), "{err}");
+    // Nor may a key run a command.
+    let err = ex
+        .execute(&add(&format!("command=\"/bin/sh\" {key2}"), ""))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a restriction"), "{err}");
+
+    // A temporary key: the agent removes it by itself after the delay.
+    let temporary = Command::AddAuthorizedKey {
+        user: erin.name().to_string(),
+        key: key1.to_string(),
+        key_file: String::new(),
+        remove_after: Some(std::time::Duration::from_millis(500)),
+    };
+    ex.execute(&temporary).await.unwrap();
+    assert!(std::fs::read_to_string(&file).unwrap().contains(key1));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!std::fs::read_to_string(&file).unwrap().contains(key1));
+    assert!(std::fs::read_to_string(&file).unwrap().contains(key2));
 }
 
 #[test]

@@ -360,6 +360,7 @@ fn hostile_input_over_every_frontend() {
                     credentials,
                     profile_id: rng.field(usize::MAX),
                     login: rng.field(usize::MAX),
+                    pubkey: rng.field(usize::MAX),
                 })
                 .await;
             assert!(!r.as_ref().is_err_and(|e| bad(e.code())), "{r:?}");

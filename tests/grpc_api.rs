@@ -71,6 +71,7 @@ fn profiles_selection_sessions_and_reflection() {
                 credentials: creds("alice", "", &listed.next_authid),
                 profile_id: "desk".into(),
                 login: String::new(),
+                pubkey: String::new(),
             })
             .await
             .unwrap()
@@ -105,6 +106,7 @@ fn profiles_selection_sessions_and_reflection() {
                 credentials: creds("alice", "pw", ""),
                 profile_id: String::new(),
                 login: String::new(),
+                pubkey: String::new(),
             })
             .await
             .unwrap_err();

@@ -70,6 +70,7 @@ fn grpc_requests_get_the_http_field_limits() {
                     credentials: creds("alice", "pw", ""),
                     profile_id,
                     login,
+                    pubkey: String::new(),
                 })
                 .await
                 .unwrap_err();

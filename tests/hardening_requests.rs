@@ -108,6 +108,7 @@ fn finding1_login_does_not_lift_selection_acls() {
             credentials: creds(user),
             profile_id: "locked".into(),
             login: login.into(),
+            pubkey: String::new(),
         };
         let denied = c
             .select_session(as_user("mallory", "alice"))
@@ -150,6 +151,7 @@ fn finding1_placements_are_keyed_by_the_broker_user() {
                 credentials: creds("carol"),
                 profile_id: "pool".into(),
                 login: "bob".into(),
+                pubkey: String::new(),
             })
             .await
             .unwrap()

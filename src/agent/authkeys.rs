@@ -11,7 +11,8 @@
 //! reference means to, but its check never fires); "has the line" means any
 //! line equal to it (the reference only looks at the file's end); removal
 //! leaves other lines, blank ones included, as they were (the reference's
-//! `sed` also drops every blank line); a key must be one line.
+//! `sed` also drops every blank line); a key must be one well-formed public
+//! key line whose options (if any) only restrict it (`sshkey::check`).
 
 use super::as_user::{self, AsUserError};
 use super::user::SessionUser;
@@ -45,8 +46,8 @@ impl std::fmt::Display for KeyOutcome {
 /// Why a key could not be added or removed. Never holds the key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("the public key is empty or not one line")]
-    BadKey,
+    #[error("the public key is refused: {0}")]
+    BadKey(#[from] crate::sshkey::KeyLineError),
     #[error("the key file template is not a path")]
     BadTemplate,
     #[error("{} (as {user}): {source}", path.display())]
@@ -116,11 +117,10 @@ fn is_key_line(line: &str, key: &str) -> bool {
     line.trim_end_matches(['\n', '\r']) == key
 }
 
+/// One well-formed public key line, options restricting it at most.
 fn check_key(key: &str) -> Result<&str, KeyError> {
     let key = key.trim_end_matches(['\n', '\r']);
-    if key.trim().is_empty() || key.contains(['\n', '\r', '\0']) {
-        return Err(KeyError::BadKey);
-    }
+    crate::sshkey::check(key, true)?;
     Ok(key)
 }
 

@@ -68,11 +68,18 @@ fn remove_drops_every_equal_line_and_keeps_the_rest() {
     assert_eq!(without_key("k", "k").as_deref(), Some(""));
 }
 
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl c";
+
 #[test]
-fn keys_must_be_one_line() {
-    assert_eq!(check_key("ssh-rsa AAA c\n").unwrap(), "ssh-rsa AAA c");
-    for bad in ["", "  ", "a\nb", "a\rb", "a\0b"] {
-        assert!(matches!(check_key(bad), Err(KeyError::BadKey)), "{bad:?}");
+fn keys_must_be_one_well_formed_line() {
+    assert_eq!(check_key(&format!("{KEY}\n")).unwrap(), KEY);
+    let command = format!("command=\"/bin/sh\" {KEY}");
+    for bad in ["", "  ", "a\nb", "a\rb", "a\0b", "ssh-rsa AAA c", &command] {
+        assert!(
+            matches!(check_key(bad), Err(KeyError::BadKey(_))),
+            "{bad:?}"
+        );
     }
 }
 

@@ -1,14 +1,16 @@
 //! The `x2gobroker-agent` command line: argument parsing and dispatch only.
 //! `status` shows what the agent sees; `run` streams it to the brokers
-//! over gRPC; `simulate` plays many X2Go servers against the brokers
-//! (load tests, `simulate/`).
+//! over gRPC or QUIC (`--transport`); `enroll` trades a join token for
+//! this server's agent certificate (`crate::enroll::client`); `simulate`
+//! plays many X2Go servers against the brokers (load tests, `simulate/`).
 
 use super::config::{ConfigError, RunSettings};
 use super::hostname;
 use super::run::{self as agent_run, RunError};
-use super::simulate::{self, transport::TransportKind, SimConfig, SimError};
+use super::simulate::{self, transport::TransportChoice, SimConfig, SimError};
 use super::status::{self, StatusError};
 use super::tools::Tools;
+use super::transport::TransportKind;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,9 @@ use std::time::Duration;
 pub struct AgentCli {
     #[command(subcommand)]
     pub command: AgentCommand,
+    /// Log lines as text or as one JSON object each (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -36,13 +41,18 @@ pub enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Connect out to a broker (mutual TLS from the cluster CA) and stream
-    /// this server's sessions, changes and load; execute its commands.
+    /// Connect out to a broker (gRPC or QUIC, mutual TLS from the cluster
+    /// CA) and stream this server's sessions, changes and load; execute
+    /// its commands.
     Run(RunArgs),
     /// Play N X2Go servers with M sessions between them against the
     /// brokers (load tests): each speaks the agent protocol with its own
     /// agent certificate, made in memory from the cluster CA and its key.
     Simulate(SimulateArgs),
+    /// Make this server's key pair and get its agent certificate from a
+    /// broker with a join token (`x2gobrokerctl agent-token`): writes
+    /// ca.pem, agent-HOST.pem and agent-HOST-key.pem (0600) into --out.
+    Enroll(EnrollArgs),
 }
 
 /// `simulate`'s flags.
@@ -77,9 +87,10 @@ pub struct SimulateArgs {
     /// Servers are named PREFIX00000, PREFIX00001, ...
     #[arg(long, default_value = "sim")]
     pub name_prefix: String,
-    /// How the servers reach the brokers.
-    #[arg(long, value_enum, default_value_t = TransportKind::Grpc)]
-    pub transport: TransportKind,
+    /// How the servers reach the brokers: all over gRPC, all over QUIC, or
+    /// mixed (even-numbered servers gRPC, odd ones QUIC).
+    #[arg(long, value_enum, default_value_t = TransportChoice::Grpc)]
+    pub transport: TransportChoice,
     /// Stop after this many seconds (default: at SIGINT or SIGTERM).
     #[arg(long)]
     pub duration_s: Option<u64>,
@@ -106,17 +117,42 @@ impl SimulateArgs {
     }
 }
 
+/// `enroll`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct EnrollArgs {
+    /// The broker's HTTPS URL, e.g. https://broker.example:443/.
+    #[arg(long, value_name = "URL")]
+    pub broker: String,
+    /// The join token (or the environment variable, which `ps` does not show).
+    #[arg(long, env = "X2GOBROKER_JOIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Where to write the files.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// This server's name (default: /etc/hostname).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// The CA to verify the broker's HTTPS certificate with (default: the system's CA store).
+    #[arg(long, value_name = "CA.pem")]
+    pub broker_ca: Option<PathBuf>,
+}
+
 /// `run`'s flags; each given one wins over the `--config` file's key of the
 /// same name.
 #[derive(clap::Args, Debug, Default)]
 pub struct RunArgs {
-    /// A TOML file with the same settings (keys `brokers` (a list), `ca`,
-    /// `cert`, `key`, `hostname`, `interval-ms`, `load-every-ms`).
+    /// A TOML file with the same settings (keys `brokers` (a list),
+    /// `transport`, `ca`, `cert`, `key`, `hostname`, `interval-ms`,
+    /// `load-every-ms`, `load-factor`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Broker agent gateway addresses, tried in turn.
     #[arg(long, value_delimiter = ',', value_name = "ADDR[,ADDR...]")]
     pub brokers: Option<Vec<String>>,
+    /// gRPC over TCP (default) or QUIC over UDP, at the same gateway
+    /// addresses.
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportKind>,
     /// The cluster CA certificate.
     #[arg(long, value_name = "CA.pem")]
     pub ca: Option<PathBuf>,
@@ -135,6 +171,10 @@ pub struct RunArgs {
     /// How often to report the load (default 5000).
     #[arg(long)]
     pub load_every_ms: Option<u64>,
+    /// Report this load factor instead of the measured one (higher is less
+    /// loaded; for tests and demonstrations of load balancing).
+    #[arg(long, value_name = "N")]
+    pub load_factor: Option<u64>,
 }
 
 impl RunArgs {
@@ -146,12 +186,14 @@ impl RunArgs {
         };
         let flags = RunSettings {
             brokers: self.brokers,
+            transport: self.transport,
             ca: self.ca,
             cert: self.cert,
             key: self.key,
             hostname: self.hostname,
             interval_ms: self.interval_ms,
             load_every_ms: self.load_every_ms,
+            load_factor: self.load_factor,
         };
         Ok(flags.over(file))
     }
@@ -168,6 +210,8 @@ pub enum AgentError {
     Run(#[from] RunError),
     #[error(transparent)]
     Simulate(#[from] SimError),
+    #[error(transparent)]
+    Enroll(#[from] crate::enroll::client::ClientError),
 }
 
 impl AgentCli {
@@ -197,8 +241,36 @@ impl AgentCli {
                 let totals = simulate::run(args.config()).await?;
                 Ok(totals.line(None))
             }
+            AgentCommand::Enroll(args) => enroll(args).await,
         }
     }
+}
+
+/// `enroll`: the files written, and how to run the agent with them.
+async fn enroll(args: EnrollArgs) -> Result<String, AgentError> {
+    use crate::enroll::client::{self, EnrollOptions};
+    let hostname = hostname::resolve(args.hostname.as_deref()).map_err(StatusError::from)?;
+    let opts = EnrollOptions {
+        broker: args.broker,
+        token: args.token,
+        out: args.out,
+        hostname,
+        broker_ca: args.broker_ca,
+    };
+    let done = client::enroll(&opts).await?;
+    Ok(format!(
+        "enrolled {} (certificate serial {}, SHA-256 {})\n{}\n{}\n{}\nrun: x2gobroker-agent run --hostname {} --ca {} --cert {} --key {} --brokers ADDR[,ADDR...]\n",
+        done.hostname,
+        done.serial,
+        done.fingerprint,
+        done.ca.display(),
+        done.cert.display(),
+        done.key.display(),
+        done.hostname,
+        done.ca.display(),
+        done.cert.display(),
+        done.key.display(),
+    ))
 }
 
 #[cfg(test)]
@@ -245,6 +317,8 @@ mod tests {
             "/flag/key.pem",
             "--interval-ms",
             "250",
+            "--transport",
+            "quic",
         ])
         .unwrap();
         let AgentCommand::Run(args) = cli.command else {
@@ -256,9 +330,9 @@ mod tests {
         assert_eq!(c.key, PathBuf::from("/flag/key.pem"));
         assert_eq!(c.interval, std::time::Duration::from_millis(250));
         assert_eq!(c.load_every, std::time::Duration::from_millis(2000));
-        // QUIC is not in this increment: the flag is not accepted at all.
+        assert_eq!(c.transport, TransportKind::Quic);
         assert!(
-            AgentCli::try_parse_from(["x2gobroker-agent", "run", "--transport", "grpc"]).is_err()
+            AgentCli::try_parse_from(["x2gobroker-agent", "run", "--transport", "tcp"]).is_err()
         );
     }
 
@@ -292,10 +366,10 @@ mod tests {
         assert_eq!(c.change_every, Duration::from_millis(10_000));
         assert_eq!(
             (c.name_prefix.as_str(), c.transport),
-            ("sim", TransportKind::Grpc)
+            ("sim", TransportChoice::Grpc)
         );
         assert_eq!(c.duration, Some(Duration::from_secs(30)));
-        // Only gRPC for now; the CA key is required.
+        // The agent's transports, or both; the CA key is required.
         let base = [
             "x2gobroker-agent",
             "simulate",
@@ -309,9 +383,33 @@ mod tests {
             let args: Vec<&str> = base.iter().chain(&more).chain(extra).copied().collect();
             AgentCli::try_parse_from(args)
         };
-        assert!(with(&["--ca-key", "k", "--transport", "grpc"]).is_ok());
-        assert!(with(&["--ca-key", "k", "--transport", "quic"]).is_err());
+        for t in ["grpc", "quic", "mixed"] {
+            assert!(with(&["--ca-key", "k", "--transport", t]).is_ok(), "{t}");
+        }
+        assert!(with(&["--ca-key", "k", "--transport", "tcp"]).is_err());
         assert!(with(&[]).is_err());
+    }
+
+    #[test]
+    fn enroll_options_parse() {
+        let cli = AgentCli::try_parse_from([
+            "x2gobroker-agent",
+            "enroll",
+            "--broker",
+            "https://127.0.0.1:8443/",
+            "--token",
+            "x2gbat_t",
+            "--out",
+            "/tmp/pki",
+            "--hostname",
+            "x2go1",
+        ])
+        .unwrap();
+        let AgentCommand::Enroll(args) = cli.command else {
+            panic!("not enroll");
+        };
+        assert_eq!(args.hostname.as_deref(), Some("x2go1"));
+        assert_eq!(args.broker_ca, None);
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ use super::authkeys::{self, KeyError, KeyOutcome};
 use super::session::{Session, SessionStatus};
 use super::sessions::{self, Listing};
 use super::tools::{self, ToolError, Tools};
+use super::user::SessionUser;
 use super::user::{self, UserError};
 
 /// What the broker can ask.
@@ -44,6 +45,8 @@ pub enum Command {
         user: String,
         key: String,
         key_file: String,
+        /// Remove the line again after this long (only if this added it).
+        remove_after: Option<std::time::Duration>,
     },
     DelAuthorizedKey {
         user: String,
@@ -148,6 +151,29 @@ impl Executor {
         sessions::list(&self.tools, &self.hostname).await
     }
 
+    /// Remove a key this agent added after `after` (the agent owns the
+    /// timer: it holds when the broker that asked is gone).
+    fn remove_later(
+        &self,
+        user: SessionUser,
+        key: String,
+        key_file: String,
+        after: std::time::Duration,
+    ) {
+        let hostname = self.hostname.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            match authkeys::remove(&user, &key, &key_file).await {
+                Ok(done) => {
+                    tracing::info!(hostname = %hostname, user = %user.name, "temporary autologin key: {done}")
+                }
+                Err(e) => {
+                    tracing::warn!(hostname = %hostname, user = %user.name, "removing a temporary autologin key failed: {e}")
+                }
+            }
+        });
+    }
+
     /// Do what `cmd` asks, or say why not.
     pub async fn execute(&self, cmd: &Command) -> Result<Outcome, CommandError> {
         let outcome = match cmd {
@@ -164,9 +190,14 @@ impl Executor {
                 user,
                 key,
                 key_file,
+                remove_after,
             } => {
                 let user = user::regular(user)?;
-                Ok(Outcome::Key(authkeys::add(&user, key, key_file).await?))
+                let added = authkeys::add(&user, key, key_file).await?;
+                if let (KeyOutcome::Added(_), Some(after)) = (&added, remove_after) {
+                    self.remove_later(user, key.clone(), key_file.clone(), *after);
+                }
+                Ok(Outcome::Key(added))
             }
             Command::DelAuthorizedKey {
                 user,

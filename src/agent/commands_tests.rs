@@ -112,6 +112,7 @@ async fn system_unknown_and_other_users_are_refused() {
             user: "root".into(),
             key: "ssh-ed25519 AAAA".into(),
             key_file: String::new(),
+            remove_after: None,
         })
         .await
         .unwrap_err();

@@ -1,7 +1,8 @@
 //! The settings of `x2gobroker-agent run`: the brokers to connect to, the
-//! TLS files, the server's name and the timings, from a TOML file
+//! transport, the TLS files, the server's name and the timings, from a TOML file
 //! (`--config`) and the command line, each flag winning over the file.
 
+use super::transport::TransportKind;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,18 +19,24 @@ pub const DEFAULT_LOAD_EVERY_MS: u64 = 5000;
 pub struct RunSettings {
     /// Broker agent gateway addresses, `HOST:PORT`, in order of preference.
     pub brokers: Option<Vec<String>>,
+    /// `grpc` (the default) or `quic`.
+    pub transport: Option<TransportKind>,
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub hostname: Option<String>,
     pub interval_ms: Option<u64>,
     pub load_every_ms: Option<u64>,
+    /// Report this load factor instead of the measured one (tests and
+    /// demonstrations of load balancing).
+    pub load_factor: Option<u64>,
 }
 
 /// The settings `run` works with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunConfig {
     pub brokers: Vec<String>,
+    pub transport: TransportKind,
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -37,6 +44,8 @@ pub struct RunConfig {
     pub hostname: Option<String>,
     pub interval: Duration,
     pub load_every: Duration,
+    /// A fixed load factor to report instead of the measured one.
+    pub load_factor: Option<u64>,
 }
 
 /// Settings that cannot be used.
@@ -79,12 +88,14 @@ impl RunSettings {
     pub fn over(self, file: RunSettings) -> RunSettings {
         RunSettings {
             brokers: self.brokers.or(file.brokers),
+            transport: self.transport.or(file.transport),
             ca: self.ca.or(file.ca),
             cert: self.cert.or(file.cert),
             key: self.key.or(file.key),
             hostname: self.hostname.or(file.hostname),
             interval_ms: self.interval_ms.or(file.interval_ms),
             load_every_ms: self.load_every_ms.or(file.load_every_ms),
+            load_factor: self.load_factor.or(file.load_factor),
         }
     }
 
@@ -106,12 +117,14 @@ impl RunSettings {
         };
         Ok(RunConfig {
             brokers,
+            transport: self.transport.unwrap_or_default(),
             ca: self.ca.ok_or(ConfigError::Missing("ca"))?,
             cert: self.cert.ok_or(ConfigError::Missing("cert"))?,
             key: self.key.ok_or(ConfigError::Missing("key"))?,
             hostname: self.hostname,
             interval: ms(self.interval_ms, DEFAULT_INTERVAL_MS, "interval-ms")?,
             load_every: ms(self.load_every_ms, DEFAULT_LOAD_EVERY_MS, "load-every-ms")?,
+            load_factor: self.load_factor,
         })
     }
 }
@@ -136,6 +149,7 @@ mod tests {
         assert_eq!(c.brokers, vec!["127.0.0.1:7000".to_string()]);
         assert_eq!(c.ca, PathBuf::from("/etc/x/ca.pem"));
         assert_eq!(c.hostname.as_deref(), Some("x2go1"));
+        assert_eq!(c.transport, TransportKind::Grpc);
         assert_eq!(c.interval, Duration::from_millis(500));
         assert_eq!(c.load_every, Duration::from_millis(DEFAULT_LOAD_EVERY_MS));
     }
@@ -152,7 +166,10 @@ mod tests {
             no_ca.resolve().unwrap_err().to_string(),
             "no ca given (flag --ca or key `ca` in the --config file)"
         );
-        assert!(toml::from_str::<RunSettings>("transport = \"quic\"").is_err());
+        assert!(toml::from_str::<RunSettings>("transport = \"udp\"").is_err());
+        assert!(toml::from_str::<RunSettings>("brokers-list = []").is_err());
+        let quic: RunSettings = toml::from_str("transport = \"quic\"").unwrap();
+        assert_eq!(quic.transport, Some(TransportKind::Quic));
         let zero = RunSettings {
             brokers: Some(vec!["a:1".into()]),
             ca: Some("c".into()),

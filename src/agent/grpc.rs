@@ -8,9 +8,10 @@
 
 use super::proto::agent_gateway_client::AgentGatewayClient;
 use super::proto::{AgentMessage, BrokerCommand};
-use crate::cluster::identity::Role;
+pub use super::transport::TransportError;
+use super::transport::{check_agent_certificate, read};
 use crate::keygen::NODE_NAME;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,67 +24,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A broker could not be reached or refused the stream.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("reading {}: {source}", path.display())]
-    ReadFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{what} is not the agent certificate of {hostname:?}: {found}")]
-    NotThisAgent {
-        /// The certificate's file, or where it came from.
-        what: String,
-        hostname: String,
-        found: String,
-    },
-    #[error("broker address {addr}: {source}")]
-    Endpoint {
-        addr: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
-    #[error("connecting to broker {addr}: {source}")]
-    Connect {
-        addr: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
-    #[error("broker {addr} refused the agent stream: {status}")]
-    Refused {
-        addr: String,
-        status: Box<tonic::Status>,
-    },
-}
-
 /// Connects to brokers with the agent's certificate.
 #[derive(Clone)]
 pub struct GrpcTransport {
     tls: ClientTlsConfig,
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, TransportError> {
-    std::fs::read(path).map_err(|source| TransportError::ReadFile {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Refuse a certificate (`what`: its file) that is not `hostname`'s agent
-/// certificate.
-fn check_agent_certificate(what: &str, pem: &[u8], hostname: &str) -> Result<(), TransportError> {
-    let refuse = |found: String| TransportError::NotThisAgent {
-        what: what.to_string(),
-        hostname: hostname.to_string(),
-        found,
-    };
-    match Role::of_pem(pem) {
-        Ok(Role::Agent(name)) if name == hostname => Ok(()),
-        Ok(other) => Err(refuse(format!("it is the certificate of {other}"))),
-        Err(e) => Err(refuse(e.to_string())),
-    }
 }
 
 impl GrpcTransport {
@@ -191,24 +135,5 @@ mod tests {
             .err()
             .unwrap();
         assert!(missing.to_string().contains("agent-x2go9.pem"), "{missing}");
-    }
-
-    #[test]
-    fn a_transport_is_made_from_certificates_in_memory() {
-        let pki = tempfile::tempdir().unwrap();
-        crate::keygen::generate(pki.path(), &[], &[], &[]).unwrap();
-        let read = |f: &str| std::fs::read_to_string(pki.path().join(f)).unwrap();
-        let (ca, ca_key) = (read("ca.pem"), read("ca-key.pem"));
-        let (cert, key) = crate::keygen::issue_agent(&ca, &ca_key, "sim00000").unwrap();
-        let pem = |t: &String| t.clone().into_bytes();
-        assert!(GrpcTransport::from_pem("sim00000", ca.as_bytes(), pem(&cert), pem(&key)).is_ok());
-        let other = GrpcTransport::from_pem("sim00001", ca.as_bytes(), pem(&cert), pem(&key))
-            .err()
-            .unwrap();
-        assert_eq!(
-            other.to_string(),
-            "the certificate given in memory is not the agent certificate of \"sim00001\": \
-             it is the certificate of agent \"sim00000\""
-        );
     }
 }

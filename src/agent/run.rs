@@ -3,17 +3,18 @@
 //! SessionList, then a SessionDelta whenever a listing (every interval)
 //! differs from the previous one, a LoadReport every `load_every`, a
 //! Heartbeat when nothing else was sent for `HEARTBEAT_AFTER`, and a
-//! CommandResult (with the command's id) for every BrokerCommand. When the
-//! stream ends or a broker cannot be reached, the next address is tried
-//! after a capped, jittered exponential backoff.
+//! CommandResult (with the command's id) for every BrokerCommand, over the
+//! configured transport (gRPC or QUIC). When the stream ends or a broker
+//! cannot be reached, the next address is tried after a capped, jittered
+//! exponential backoff.
 
 use super::commands::Executor;
 use super::config::RunConfig;
-use super::grpc::{GrpcTransport, TransportError};
 use super::hostname::{self, HostnameError};
 use super::proto::{self, agent_message::Body, AgentMessage};
 use super::session::Session;
 use super::tools::{ToolError, Tools};
+use super::transport::{Transport, TransportError};
 use super::{addresses, load, watch, wire};
 use std::convert::Infallible;
 use std::time::{Duration, Instant, SystemTime};
@@ -48,11 +49,6 @@ enum StreamError {
     List(#[from] ToolError),
     #[error("broker {addr} closed the stream")]
     Closed { addr: String },
-    #[error("broker {addr} ended the stream: {status}")]
-    Ended {
-        addr: String,
-        status: Box<tonic::Status>,
-    },
 }
 
 /// Capped exponential backoff with jitter (each wait is between half and
@@ -91,13 +87,19 @@ struct Agent {
     config: RunConfig,
     hostname: String,
     executor: Executor,
-    transport: GrpcTransport,
+    transport: Transport,
 }
 
 /// Run until the process is stopped; an error only if it cannot start.
 pub async fn run(config: RunConfig) -> Result<Infallible, RunError> {
     let hostname = hostname::resolve(config.hostname.as_deref())?;
-    let transport = GrpcTransport::load(&hostname, &config.ca, &config.cert, &config.key)?;
+    let transport = Transport::load(
+        config.transport,
+        &hostname,
+        &config.ca,
+        &config.cert,
+        &config.key,
+    )?;
     let agent = Agent {
         executor: Executor::new(hostname.clone(), Tools::default()),
         hostname,
@@ -171,7 +173,7 @@ impl Agent {
         ))))
         .map_err(|_| closed())?;
         let mut commands = self.transport.open(addr, rx).await?;
-        tracing::info!(hostname = %self.hostname, broker = %addr, sessions = last.len(), "connected");
+        tracing::info!(hostname = %self.hostname, broker = %addr, transport = %self.transport.kind(), sessions = last.len(), "connected");
         let mut list_tick = tokio::time::interval(self.config.interval);
         let mut load_tick = tokio::time::interval(self.config.load_every);
         let mut beat_tick = tokio::time::interval(HEARTBEAT_AFTER / 4);
@@ -197,7 +199,13 @@ impl Agent {
                     }
                 },
                 _ = load_tick.tick() => match load::read() {
-                    Ok(m) => Body::LoadReport(wire::load_report(&m, &last, SystemTime::now())),
+                    Ok(m) => {
+                        let mut report = wire::load_report(&m, &last, SystemTime::now());
+                        if let Some(factor) = self.config.load_factor {
+                            report.load_factor = factor;
+                        }
+                        Body::LoadReport(report)
+                    }
                     Err(e) => {
                         tracing::warn!(hostname = %self.hostname, "reading the load: {e}");
                         continue;
@@ -215,10 +223,7 @@ impl Agent {
                     match command {
                         Ok(Some(cmd)) => self.execute(cmd, tx.clone()),
                         Ok(None) => return Err(closed()),
-                        Err(status) => return Err(StreamError::Ended {
-                            addr: addr.to_string(),
-                            status: Box::new(status),
-                        }),
+                        Err(e) => return Err(e.into()),
                     }
                     continue;
                 }

@@ -112,6 +112,8 @@ pub fn command(msg: proto::BrokerCommand) -> Result<(u64, Command), WireError> {
             user: c.user,
             key: c.public_key,
             key_file: c.key_file,
+            remove_after: (c.remove_after_secs > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(c.remove_after_secs))),
         },
         C::DelAuthorizedKey(c) => Command::DelAuthorizedKey {
             user: c.user,

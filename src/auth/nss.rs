@@ -204,6 +204,29 @@ fn group_name(gid: libc::gid_t) -> Result<Option<String>, NssError> {
     })
 }
 
+/// The id of group `name` (`getgrnam_r`); None when unknown or when the
+/// lookup failed.
+pub fn group_id(name: &str) -> Option<u32> {
+    let c_name = CString::new(name).ok()?;
+    reentrant("getgrnam_r", name, |buf| {
+        // SAFETY: reentrant lookup into the caller's buffer; only the id is read.
+        unsafe {
+            let mut grp: libc::group = std::mem::zeroed();
+            let mut res: *mut libc::group = std::ptr::null_mut();
+            let rc = libc::getgrnam_r(
+                c_name.as_ptr(),
+                &mut grp,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut res,
+            );
+            (rc, (rc == 0 && !res.is_null()).then_some(grp.gr_gid))
+        }
+    })
+    .ok()
+    .flatten()
+}
+
 /// What the password database says about one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

@@ -1,19 +1,13 @@
 //! `x2gobroker-agent`: parse the command line, set up logging, run, print
-//! the answer.
+//! the answer. One thread serves an agent; `simulate` (thousands of
+//! connections) gets a thread per core.
 
 use clap::Parser;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = x2gobroker::agent::cli::AgentCli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    x2gobroker::logging::init(cli.log_format, "warn");
     let runtime = if cli.wants_threads() {
         tokio::runtime::Builder::new_multi_thread()
     } else {

@@ -1,7 +1,6 @@
 //! `x2gobroker`: parse the command line, set up logging, run.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// Our own messages at info, the libraries' (openraft, tonic, ...) at warn;
 /// `RUST_LOG` replaces this.
@@ -9,14 +8,7 @@ const DEFAULT_LOG_FILTER: &str = "warn,x2gobroker=info";
 
 fn main() -> std::process::ExitCode {
     let cli = x2gobroker::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    x2gobroker::logging::init(cli.log_format, DEFAULT_LOG_FILTER);
     // Sockets from the service manager are taken while the process has one thread.
     let inherited = match x2gobroker::server::listen::Inherited::from_env() {
         Ok(i) => i,

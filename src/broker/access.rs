@@ -10,6 +10,7 @@ use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::auth::ratelimit::Settled;
 use crate::auth::{self, AuthError, Mechanism};
 use crate::logsafe::escaped;
+use crate::metrics::METRICS;
 use crate::state::{Command, CookieRefusal, Outcome};
 use std::time::Duration;
 
@@ -192,6 +193,7 @@ impl Broker {
             Ok(attempt) => attempt,
             Err(wait) => {
                 tracing::warn!(user = %escaped(user), client = %ip, "login refused: too many failed attempts");
+                METRICS.login_refused("rate_limited");
                 return Ok(Err(Access::Limited(wait)));
             }
         };
@@ -200,6 +202,7 @@ impl Broker {
             Err(e @ AuthError::Busy { .. }) => {
                 self.login_settled(attempt, Settled::NotTried).await;
                 tracing::warn!(user = %escaped(user), client = %ip, error = %e, "login refused: authentication busy");
+                METRICS.login_refused("busy");
                 return Err(BrokerError::AuthBusy(e));
             }
             Err(e) => {
@@ -210,6 +213,7 @@ impl Broker {
         if !accepted {
             self.login_settled(attempt, Settled::Failed).await;
             tracing::warn!(user = %escaped(user), client = %ip, "authentication failed");
+            METRICS.login_failures.inc();
             return Ok(Err(Access::Denied));
         }
         self.login_settled(attempt, Settled::Succeeded).await;

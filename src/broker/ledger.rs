@@ -5,6 +5,7 @@
 use super::{now_ms, Broker};
 use crate::cluster::{self, ClusterError};
 use crate::state::{Command, Outcome, State};
+use crate::storage::visibility::VisibleSummary;
 use crate::storage::{StorageError, Store};
 use std::sync::Arc;
 
@@ -70,6 +71,14 @@ impl Ledger {
         }
     }
 
+    /// How fresh the agent reports this node applied were.
+    pub(super) fn visible_summary(&self) -> VisibleSummary {
+        match self {
+            Ledger::Local(store) => store.visibility().summary(),
+            Ledger::Cluster(node) => node.visible_summary(),
+        }
+    }
+
     /// Read the applied state (after `read_barrier` for a linearizable read).
     pub(super) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         match self {
@@ -85,10 +94,21 @@ impl Broker {
         self.ledger.submit(cmd).await
     }
 
+    /// How fresh the agent reports this node applied were (`/status/agents`).
+    pub fn visible_summary(&self) -> VisibleSummary {
+        self.ledger.visible_summary()
+    }
+
     /// Read this node's applied state without the read barrier (status
     /// counts, the agent gateway's check for silent servers).
     pub fn read_applied<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         self.ledger.read(f)
+    }
+
+    /// Read the applied state after the read barrier (linearizable).
+    pub async fn read_fresh<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, LedgerError> {
+        self.ledger.read_barrier().await?;
+        Ok(self.ledger.read(f))
     }
 
     /// `user`'s sessions as the X2Go servers' agents report them, with

@@ -115,6 +115,19 @@ impl Broker {
         self.tell_leader(request).await;
     }
 
+    /// How long a client address must wait before another attempt at a
+    /// secret other than a password or a cookie (an agent join token):
+    /// the same per-address counts as unknown cookies.
+    pub async fn address_blocked_for(&self, client: &str) -> Option<Duration> {
+        self.cookie_blocked_for(client).await
+    }
+
+    /// A refused secret (an agent join token) from `client`: counted like
+    /// an unknown cookie, here and by the leader.
+    pub async fn address_failed(&self, client: &str) {
+        self.cookie_failed(client).await
+    }
+
     /// How long the leader says to wait, when it answers a check with a block.
     async fn leader_blocks_for(&self, request: LimitRequest) -> Option<Duration> {
         match self.tell_leader(request).await {

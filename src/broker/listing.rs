@@ -4,14 +4,18 @@
 //! no frontend can forget it: a node cut off from the cluster majority
 //! refuses instead of answering from a stale configuration.
 
+use super::resume::live_sessions;
 use super::{Backend, Broker, LedgerError, Loaded};
 use crate::acl::Acls;
 use crate::auth;
 use crate::auth::nss::NssError;
 use crate::config::value::{self, Value};
 use crate::config::BrokerConf;
+use crate::placement::{matching_hostnames, UserSession};
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{Profile, BUILTIN_DEFAULTS};
+use crate::refagent::QueryMode;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// A profile as rendered for one user: its id and its settings.
@@ -34,6 +38,22 @@ pub struct Lister<'a> {
     client: Option<IpAddr>,
     /// The user's groups, read once when some profile has group rules.
     groups: Option<Groups>,
+    /// The user's sessions as the X2Go servers' agents report them.
+    sessions: Vec<UserSession>,
+    /// The profiles with a host whose agent reports (by id).
+    covered: BTreeSet<String>,
+    /// The user's sessions as the reference's agent on this host lists
+    /// them, when some profile is queried in `LOCAL` mode and it answered.
+    local: Option<Vec<UserSession>>,
+}
+
+/// How a profile with agents on its hosts is listed, as the reference
+/// lists it when its agent answers: one `host=`, that of the user's
+/// session when there is one (with `status=S` or `R`), else the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveStatus {
+    pub status: Option<char>,
+    pub host: String,
 }
 
 /// A user's groups, or why they could not be read.
@@ -59,12 +79,34 @@ impl Broker {
             true => Some(self.groups_of(loaded, user).await),
             false => None,
         };
+        let (sessions, covered) = match backend {
+            Backend::Inifile => self.ledger.read(|s| {
+                (
+                    live_sessions(s, user),
+                    covered_profiles(s, &loaded.profiles.profiles),
+                )
+            }),
+            _ => Default::default(),
+        };
+        let wants_local = backend == Backend::Inifile
+            && loaded.profiles.profiles.iter().any(|p| {
+                !p.is_shadow()
+                    && !covered.contains(&p.id)
+                    && QueryMode::of(&loaded.conf, p) == QueryMode::Local
+            });
+        let local = match wants_local {
+            true => self.local_sessions(user).await,
+            false => None,
+        };
         Ok(Lister {
             loaded,
             backend,
             user,
             client,
             groups,
+            sessions,
+            covered,
+            local,
         })
     }
 
@@ -146,21 +188,72 @@ impl Lister<'_> {
         decide(&profile.acls, self.user, self.client, self.groups.as_ref())
     }
 
+    /// How `profile` is listed when agents report for its hosts: the
+    /// user's session on one of them (a suspended one first, then a
+    /// running one; the host as the reference's host name matching names
+    /// it, the first in sorted order), else its first host. None for
+    /// profiles without agents and for desktop-sharing profiles.
+    pub fn live_status(&self, profile: &Profile) -> Option<LiveStatus> {
+        let sessions = if self.covered.contains(&profile.id) {
+            &self.sessions
+        } else if !profile.is_shadow()
+            && QueryMode::of(&self.loaded.conf, profile) == QueryMode::Local
+        {
+            self.local.as_ref()?
+        } else {
+            return None;
+        };
+        let names = profile.host_names();
+        let on = |suspended: bool| -> Vec<String> {
+            sessions
+                .iter()
+                .filter(|s| s.suspended == suspended)
+                .map(|s| s.server.clone())
+                .collect()
+        };
+        let session = [('S', true), ('R', false)]
+            .into_iter()
+            .find_map(|(status, suspended)| {
+                let host = matching_hostnames(&names, &on(suspended))
+                    .into_iter()
+                    .next()?;
+                Some(LiveStatus {
+                    status: Some(status),
+                    host,
+                })
+            });
+        session.or_else(|| {
+            names.first().map(|first| LiveStatus {
+                status: None,
+                host: first.clone(),
+            })
+        })
+    }
+
+    /// `profile` rendered for the user, with its live status when it has one.
+    pub fn render(&self, profile: &Profile) -> Vec<(String, Value)> {
+        let ctx = RenderContext {
+            user: self.user,
+            default_autologin: self.loaded.conf.global_bool("default-session-autologin"),
+        };
+        let mut entries = render(profile, &ctx);
+        if let Some(live) = self.live_status(profile) {
+            with_live_status(&mut entries, &live);
+        }
+        entries
+    }
+
     /// The profiles the user may use, rendered for them, sorted by profile id.
     pub fn profiles(&self) -> Vec<Rendered> {
         match self.backend {
             Backend::Inifile => {
-                let ctx = RenderContext {
-                    user: self.user,
-                    default_autologin: self.loaded.conf.global_bool("default-session-autologin"),
-                };
                 let mut out: Vec<Rendered> = self
                     .loaded
                     .profiles
                     .profiles
                     .iter()
                     .filter(|p| self.permits(p))
-                    .map(|p| (p.id.clone(), render(p, &ctx)))
+                    .map(|p| (p.id.clone(), self.render(p)))
                     .collect();
                 out.sort_by(|a, b| a.0.cmp(&b.0));
                 out
@@ -169,6 +262,36 @@ impl Lister<'_> {
             Backend::Base => Vec::new(),
         }
     }
+}
+
+/// Show `live` in rendered entries: `host=` names the session's server
+/// (in place), `status=` follows the other keys.
+pub fn with_live_status(entries: &mut Vec<(String, Value)>, live: &LiveStatus) {
+    let host = Value::List(vec![live.host.clone()]);
+    match entries.iter_mut().find(|(k, _)| k == "host") {
+        Some((_, v)) => *v = host,
+        None => entries.push(("host".into(), host)),
+    }
+    if let Some(status) = live.status {
+        entries.push(("status".into(), Value::Str(status.to_string())));
+    }
+}
+
+/// The ids of the (non desktop-sharing) profiles with a host whose agent
+/// reports; none at all without agents.
+fn covered_profiles(
+    state: &crate::state::State,
+    profiles: &[std::sync::Arc<Profile>],
+) -> BTreeSet<String> {
+    if state.server_counts().0 == 0 {
+        return BTreeSet::new();
+    }
+    profiles
+        .iter()
+        .filter(|p| !p.is_shadow())
+        .filter(|p| p.host_names().iter().any(|h| state.server_for(h).is_some()))
+        .map(|p| p.id.clone())
+        .collect()
 }
 
 /// The zeroconf backend's one profile: the local desktop.

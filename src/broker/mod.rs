@@ -6,31 +6,36 @@
 //! One file per task: `task` (what a request asks for), `access`
 //! (passwords, cookies, rate limiting), `listing` (profiles and placements
 //! a user may see, after the read barrier), `selection` (choosing a server),
-//! `pubkeys`; and what they stand on: `limits` (failed-login counts, the
+//! `resume` (the user's own session, as the agents report it), `autologin`
+//! (the temporary key on the chosen server),
+//! `pubkeys`, `orders` (for the X2Go servers' agents); and what they stand on: `limits` (failed-login counts, the
 //! leader's in a cluster), `loaded` (the configuration in
 //! force), `ledger` (where state commands go), `probe` (server port scans),
 //! `error`.
 
 pub mod access;
+mod autologin;
 pub mod error;
 pub mod ledger;
 mod limits;
 pub mod listing;
 pub mod loaded;
+mod orders;
 pub mod probe;
 pub mod pubkeys;
+pub mod resume;
 pub mod selection;
 pub mod task;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use access::{Access, Credentials};
 pub use error::BrokerError;
 pub use ledger::{Ledger, LedgerError};
 pub use listing::Lister;
 pub use loaded::{load_config, parse_config, read_config_texts, LoadError, Loaded};
-pub use selection::Selected;
+pub use selection::{Selected, Selection};
 pub use task::{Backend, Dialect, Task, TaskError};
 
 use crate::auth::nss::GroupCache;
@@ -60,6 +65,8 @@ pub struct Settings {
     pub allow_get: bool,
     /// Where the legacy SSH key pair lives (`/pubkeys/`).
     pub broker_home: PathBuf,
+    /// How long a session autologin key stays on the server (reference: 20 s).
+    pub autologin_key_ttl: Duration,
 }
 
 pub struct Broker {
@@ -71,14 +78,20 @@ pub struct Broker {
     groups: GroupCache,
     pam: Pam,
     hostname: String,
+    /// This node's agent gateway: pending reports and connected agents.
+    agents: crate::gateway::Agents,
+    /// The reference's agent on this host (query mode `LOCAL`).
+    refagent: crate::refagent::LocalAgent,
 }
 
 impl Broker {
     pub fn new(settings: Settings, ledger: Ledger) -> Result<Self, LoadError> {
         let loaded = load_config(&settings)?;
         let limiter = Arc::new(RateLimiter::new(settings.user_limit, settings.client_limit));
+        let agents = crate::gateway::Agents::default();
         if let Ledger::Cluster(node) = &ledger {
             node.set_login_limiter(limiter.clone());
+            node.set_agent_links(agents.links.clone());
         }
         Ok(Self {
             prober: Prober::new(settings.probe_ttl),
@@ -86,6 +99,8 @@ impl Broker {
             groups: GroupCache::default(),
             pam: Pam::new(&settings.pam_service, crate::auth::pam::CONCURRENCY),
             hostname: hostname(),
+            agents,
+            refagent: crate::refagent::LocalAgent::default(),
             loaded: RwLock::new(Arc::new(loaded)),
             ledger,
             settings,
@@ -95,6 +110,11 @@ impl Broker {
     /// The configuration in force.
     pub fn current(&self) -> Arc<Loaded> {
         self.loaded.read().clone()
+    }
+
+    /// This node's agent gateway (its listeners feed it).
+    pub fn agents(&self) -> &crate::gateway::Agents {
+        &self.agents
     }
 
     /// The cluster member this broker submits through, when clustered.

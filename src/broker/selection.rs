@@ -1,21 +1,48 @@
 //! Session selection (`selectsession`): the profile's candidate hosts,
-//! probed at once; one candidate is the answer by itself (no state command,
-//! see `placement::sole_host`), several go through the ledger's `Place`
-//! command so that every node decides alike. The `Place` write is what
-//! makes a selection linearizable, so no read barrier is needed here.
+//! probed at once. First the user's own session, as the X2Go servers'
+//! agents report it (`resume`): a suspended one is handed out, a running
+//! one is suspended through its agent first. Otherwise one candidate is
+//! the answer by itself (no state command, see `placement::sole_host`),
+//! several go through the ledger's `Place` command so that every node
+//! decides alike, on the reported load where there are agents. The
+//! `Place` write is what makes a new placement linearizable; the session
+//! lookup waits for the read barrier.
 
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::logsafe::escaped;
+use crate::metrics::METRICS;
 use crate::placement;
 use crate::profiles::Profile;
 use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
 use std::net::IpAddr;
+
+/// What a selectsession asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    pub profile_id: &'a str,
+    /// The authenticated broker user: ACLs and new placements follow it.
+    pub user: &'a str,
+    /// The user on the X2Go server (the client's `login`, else `user`):
+    /// its session is resumed and its autologin key deployed.
+    pub server_user: &'a str,
+    pub client: Option<IpAddr>,
+    /// The client's public key for session autologin (checked by the frontend).
+    pub pubkey: Option<&'a str>,
+}
 
 /// Where a selectsession sends the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
     pub server: String,
     pub port: i64,
+    /// The resumed session's `x2golistsessions` line (SESSION_INFO).
+    pub session_info: Option<String>,
+    /// Session autologin: the one-off private key (PEM; a secret).
+    pub private_key: Option<String>,
+    /// Session autologin: the client's public key was deployed.
+    pub pubkey_accepted: bool,
+    /// The profile host chosen (None for the refusals).
+    pub host: Option<String>,
 }
 
 impl Selected {
@@ -24,6 +51,10 @@ impl Selected {
         Selected {
             server: "no-server-available".into(),
             port,
+            session_info: None,
+            private_key: None,
+            pubkey_accepted: false,
+            host: None,
         }
     }
 
@@ -32,6 +63,10 @@ impl Selected {
         Selected {
             server: "no-X2Go-Server-available".into(),
             port,
+            session_info: None,
+            private_key: None,
+            pubkey_accepted: false,
+            host: None,
         }
     }
 
@@ -39,6 +74,10 @@ impl Selected {
         Selected {
             server: profile.address_of(name),
             port: profile.port_of(name),
+            session_info: None,
+            private_key: None,
+            pubkey_accepted: false,
+            host: Some(name.to_string()),
         }
     }
 }
@@ -46,22 +85,49 @@ impl Selected {
 impl Broker {
     /// Choose the server for `user` and profile `profile_id`. `user` is the
     /// authenticated broker user: the profile's ACLs are checked against it
-    /// and the placement is recorded under it. The server-side user name a
-    /// client may ask for (`login`) plays no part in the choice.
+    /// and a new placement is recorded under it. `server_user` (the
+    /// client's `login`, else `user`) owns the sessions on the X2Go
+    /// servers: its session is the one resumed, as the reference does.
     pub async fn select_session(
         &self,
         loaded: &Loaded,
         backend: Backend,
-        profile_id: &str,
-        user: &str,
-        client: Option<IpAddr>,
+        request: &Selection<'_>,
     ) -> Result<Selected, BrokerError> {
+        let mut selected = self.choose(loaded, backend, request).await?;
+        if let (Backend::Inifile, Some(host)) = (backend, selected.host.clone()) {
+            if let Some(profile) = loaded.profiles.get(request.profile_id) {
+                self.autologin(loaded, profile, &host, request, &mut selected)
+                    .await;
+            }
+        }
+        Ok(selected)
+    }
+
+    /// The server (and session) for the request, before autologin.
+    async fn choose(
+        &self,
+        loaded: &Loaded,
+        backend: Backend,
+        request: &Selection<'_>,
+    ) -> Result<Selected, BrokerError> {
+        let Selection {
+            profile_id,
+            user,
+            server_user,
+            client,
+            ..
+        } = *request;
         match backend {
             Backend::Inifile => {}
             Backend::Zeroconf => {
                 return Ok(Selected {
                     server: "localhost".into(),
                     port: 22,
+                    session_info: None,
+                    private_key: None,
+                    pubkey_accepted: false,
+                    host: None,
                 })
             }
             Backend::Base => return Ok(Selected::no_server(22)),
@@ -79,7 +145,16 @@ impl Broker {
         }
         let names = self.candidate_names(profile, &initial);
         let candidates = self.probe_all(loaded, profile, &names).await;
+        if !profile.is_shadow() {
+            if let Some(resumed) = self
+                .resume(loaded, profile, &candidates, server_user)
+                .await?
+            {
+                return Ok(resumed);
+            }
+        }
         if let Some(only) = placement::sole_host(&candidates) {
+            METRICS.placed("sole");
             return Ok(if only.alive {
                 Selected::host(profile, &only.name)
             } else if let [the_host] = initial.as_slice() {
@@ -87,11 +162,20 @@ impl Broker {
                 Selected {
                     server: profile.address_of(the_host),
                     port: profile.port_of(&only.name),
+                    session_info: None,
+                    private_key: None,
+                    pubkey_accepted: false,
+                    host: Some(only.name.clone()),
                 }
             } else {
                 Selected::no_x2go_server(profile.port_of(&only.name))
             });
         }
+        let by_load = self.ledger.read(|s| {
+            candidates
+                .iter()
+                .any(|c| s.server_for(&c.name).is_some_and(|(_, r)| r.load.is_some()))
+        });
         let cmd = Command::Place {
             profile: profile.id.clone(),
             user: user.to_string(),
@@ -100,8 +184,16 @@ impl Broker {
             window_ms: self.settings.placement_window.as_millis() as u64,
         };
         match self.ledger.submit(cmd).await? {
-            Outcome::Placed(PlacedOutcome::Host(h)) => Ok(Selected::host(profile, &h)),
+            Outcome::Placed(PlacedOutcome::Host(h)) => {
+                METRICS.placed(if by_load { "load" } else { "count" });
+                Ok(Selected::host(profile, &h))
+            }
+            Outcome::Placed(PlacedOutcome::Sticky(h)) => {
+                METRICS.placed("sticky");
+                Ok(Selected::host(profile, &h))
+            }
             Outcome::Placed(PlacedOutcome::NoneAvailable) => {
+                METRICS.placed("none");
                 let last = names
                     .last()
                     .map(|n| profile.port_of(n))

@@ -2,9 +2,11 @@
 //! `x2gobrokerctl`. Membership changes run on the leader; any other node
 //! answers with the leader's address so the caller can go there. Only admin
 //! certificates may change anything; nodes may also ask for the status
-//! (`identity`). A new member's address is an IP address and port, as in
+//! (`identity`). Enrollment's join tokens and revocations are in
+//! `agent_admin`. A new member's address is an IP address and port, as in
 //! the node files.
 
+use super::agent_admin::{self, AgentTokenGranted, AgentTokenRequest, RevokeAgent};
 use super::identity::{authorize, Rpc};
 use super::network::{decode, encode};
 use super::proto::admin_server::{Admin, AdminServer};
@@ -48,6 +50,45 @@ pub struct ServerRow {
     pub node: NodeId,
     /// When that node received the last report (Unix milliseconds).
     pub last_report_ms: u64,
+}
+
+/// One session as `x2gobrokerctl sessions` shows it (never its cookie).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// The server whose agent reports it.
+    pub server: String,
+    pub session_id: String,
+    pub user: String,
+    /// x2goserver's status letter (R, S, T, F).
+    pub status: char,
+    pub display: String,
+    /// The X2Go client's address.
+    pub client: String,
+    /// When it started and was last used (the server's local time).
+    pub started: String,
+    pub last_used: String,
+}
+
+impl SessionRow {
+    fn of(server: &str, s: &crate::state::SessionRecord) -> Self {
+        let field = |i: usize| s.line.split('|').nth(i).unwrap_or_default().to_string();
+        SessionRow {
+            server: server.to_string(),
+            session_id: s.id.clone(),
+            user: s.user.clone(),
+            status: s.status,
+            display: field(2),
+            client: field(7),
+            started: field(5),
+            last_used: field(10),
+        }
+    }
+}
+
+/// Which sessions to list: all, or one user's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SessionsQuery {
+    pub user: Option<String>,
 }
 
 /// Drain (or undrain) a server.
@@ -186,6 +227,26 @@ impl Admin for AdminService {
         reply(&result)
     }
 
+    async fn sessions(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::Sessions)?;
+        let query: SessionsQuery = decode(req.get_ref())?;
+        let result: AdminResult<Vec<SessionRow>> = async {
+            self.node.read_barrier().await.map_err(|e| self.failed(e))?;
+            Ok(self.node.read_state(|s| match &query.user {
+                Some(user) => s
+                    .sessions_of(user)
+                    .map(|(h, r)| SessionRow::of(h, r))
+                    .collect(),
+                None => s
+                    .all_sessions()
+                    .map(|(h, r)| SessionRow::of(h, r))
+                    .collect(),
+            }))
+        }
+        .await;
+        reply(&result)
+    }
+
     async fn drain(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
         authorize(&req, Rpc::Drain)?;
         let Drain { hostname, drained } = decode(req.get_ref())?;
@@ -203,6 +264,24 @@ impl Admin for AdminService {
             }
             Err(e) => Err(self.failed(e)),
         };
+        reply(&result)
+    }
+
+    async fn agent_token(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::AgentToken)?;
+        let ask: AgentTokenRequest = decode(req.get_ref())?;
+        let result: AdminResult<AgentTokenGranted> =
+            agent_admin::issue_token(&self.node, ask).await;
+        reply(&result)
+    }
+
+    async fn revoke_agent(
+        &self,
+        req: Request<Payload>,
+    ) -> Result<Response<Payload>, tonic::Status> {
+        authorize(&req, Rpc::RevokeAgent)?;
+        let revoke: RevokeAgent = decode(req.get_ref())?;
+        let result: AdminResult<()> = agent_admin::revoke(&self.node, revoke).await;
         reply(&result)
     }
 

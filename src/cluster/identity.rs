@@ -104,6 +104,7 @@ pub enum Rpc {
     Submit,
     ReadIndex,
     LoginLimit,
+    AgentOrder,
     Status,
     AddNode,
     RemoveNode,
@@ -111,6 +112,9 @@ pub enum Rpc {
     Snapshot,
     Servers,
     Drain,
+    Sessions,
+    AgentToken,
+    RevokeAgent,
 }
 
 impl Rpc {
@@ -122,13 +126,17 @@ impl Rpc {
             | Rpc::InstallSnapshot
             | Rpc::Submit
             | Rpc::ReadIndex
-            | Rpc::LoginLimit => matches!(role, Role::Node(_)),
+            | Rpc::LoginLimit
+            | Rpc::AgentOrder => matches!(role, Role::Node(_)),
             Rpc::AddNode
             | Rpc::RemoveNode
             | Rpc::Reload
             | Rpc::Snapshot
             | Rpc::Servers
-            | Rpc::Drain => matches!(role, Role::Admin(_)),
+            | Rpc::Drain
+            | Rpc::Sessions
+            | Rpc::AgentToken
+            | Rpc::RevokeAgent => matches!(role, Role::Admin(_)),
             Rpc::Status => matches!(role, Role::Node(_) | Role::Admin(_)),
         }
     }
@@ -142,7 +150,10 @@ impl Rpc {
             | Rpc::Reload
             | Rpc::Snapshot
             | Rpc::Servers
-            | Rpc::Drain => "admin certificates",
+            | Rpc::Drain
+            | Rpc::Sessions
+            | Rpc::AgentToken
+            | Rpc::RevokeAgent => "admin certificates",
             _ => "cluster nodes",
         }
     }
@@ -176,13 +187,14 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
 
-    const ALL: [Rpc; 13] = [
+    const ALL: [Rpc; 17] = [
         Rpc::AppendEntries,
         Rpc::Vote,
         Rpc::InstallSnapshot,
         Rpc::Submit,
         Rpc::ReadIndex,
         Rpc::LoginLimit,
+        Rpc::AgentOrder,
         Rpc::Status,
         Rpc::AddNode,
         Rpc::RemoveNode,
@@ -190,6 +202,9 @@ mod tests {
         Rpc::Snapshot,
         Rpc::Servers,
         Rpc::Drain,
+        Rpc::Sessions,
+        Rpc::AgentToken,
+        Rpc::RevokeAgent,
     ];
 
     fn certificate(dns: &[&str], uris: &[&str]) -> CertificateDer<'static> {
@@ -249,6 +264,9 @@ mod tests {
                     | Rpc::Snapshot
                     | Rpc::Servers
                     | Rpc::Drain
+                    | Rpc::Sessions
+                    | Rpc::AgentToken
+                    | Rpc::RevokeAgent
             );
             assert_eq!(rpc.allows(&node), raft || rpc == Rpc::Status, "{rpc:?}");
             assert_eq!(rpc.allows(&admin), !raft, "{rpc:?}");

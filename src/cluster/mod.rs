@@ -1,6 +1,7 @@
 //! The broker cluster: openraft over the broker's state commands, with the
 //! log and snapshots in sled (`store`), node-to-node gRPC (`network`,
-//! `service`), and `Node`, the handle the broker submits commands through:
+//! `service`), the admin service (`admin`, with enrollment's calls in
+//! `agent_admin`), and `Node`, the handle the broker submits commands through:
 //! on the leader they go into the log, on a follower they are forwarded to
 //! the leader; reads wait for a linearizable read index. Each submitted
 //! command is stamped with a request id first (`request_ids`), so that
@@ -10,6 +11,8 @@
 //! says of the applied state.
 
 pub mod admin;
+pub mod agent_admin;
+pub mod agent_orders;
 pub mod batch;
 pub mod error;
 pub mod identity;
@@ -114,6 +117,8 @@ pub struct Node {
     /// The failed-login counters this node keeps (set by the broker); the
     /// leader's serve the whole cluster (see `login_limits`).
     login_limiter: std::sync::OnceLock<Arc<RateLimiter>>,
+    /// The agents connected to this node (set by the broker; see `agent_orders`).
+    agent_links: std::sync::OnceLock<Arc<crate::gateway::Links>>,
     /// Stamps submitted commands with this node's request ids.
     request_ids: request_ids::RequestIds,
     /// What `/status` reports of the applied state, per applied entry.
@@ -175,6 +180,7 @@ impl Node {
             forwarded,
             reloader: std::sync::OnceLock::new(),
             login_limiter: std::sync::OnceLock::new(),
+            agent_links: std::sync::OnceLock::new(),
             request_ids: request_ids::RequestIds::new(id),
             summary: summary::SummaryCache::default(),
         });
@@ -416,6 +422,10 @@ async fn run_batch(node: &Node, mut batch: Vec<Proposal>, may_forward: bool) {
             [(one, _)] => one.clone(),
             many => Command::Batch(many.iter().map(|(c, _)| c.clone()).collect()),
         };
+        crate::metrics::METRICS.proposals.inc();
+        crate::metrics::METRICS
+            .proposal_batch
+            .observe(batch.len() as f64);
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match node.attempt(&cmd, may_forward, left).await {
             Ok(outcome) => {

@@ -7,11 +7,13 @@
 //! AppendEntries request that would be larger is answered here with
 //! openraft's `PayloadTooLarge`, so that openraft sends fewer entries.
 
+use super::agent_orders::OrderRequest;
 use super::error::{RemoteFailure, TransportError};
 use super::login_limits::{LimitAnswer, LimitRequest};
 use super::proto::raft_transport_client::RaftTransportClient;
 use super::proto::Payload;
 use super::{Member, NodeId, TypeConfig};
+use crate::gateway::orders::OrderAnswer;
 use crate::state::{Command, Outcome};
 use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, Unreachable,
@@ -124,6 +126,23 @@ impl Peers {
         let mut c = self.client(leader, member)?;
         let reply = c
             .login_limit(encode(request)?)
+            .await
+            .map_err(TransportError::Call)?;
+        decode(reply.get_ref())
+    }
+}
+
+impl Peers {
+    /// Ask `node` to carry out an order through an agent connected to it.
+    pub async fn agent_order(
+        &self,
+        node: NodeId,
+        member: &Member,
+        request: &OrderRequest,
+    ) -> Result<OrderAnswer, TransportError> {
+        let mut c = self.client(node, member)?;
+        let reply = c
+            .agent_order(encode(request)?)
             .await
             .map_err(TransportError::Call)?;
         decode(reply.get_ref())

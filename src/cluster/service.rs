@@ -65,6 +65,11 @@ impl RaftTransport for Transport {
         output(&self.node.answer_login_limit(input(&req)?))
     }
 
+    async fn agent_order(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::AgentOrder)?;
+        output(&self.node.answer_agent_order(input(&req)?).await)
+    }
+
     async fn read_index(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
         authorize(&req, Rpc::ReadIndex)?;
         let answer: Result<u64, RemoteFailure> = match self.node.raft.ensure_linearizable().await {

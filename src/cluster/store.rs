@@ -246,6 +246,8 @@ struct StoredSnapshot {
 #[derive(Default)]
 pub struct Machine {
     pub state: State,
+    /// How fresh the applied agent reports were (an observation, not state).
+    pub visibility: crate::storage::visibility::Visibility,
     pub last_applied: Option<LogId<NodeId>>,
     pub membership: StoredMembership<NodeId, Member>,
 }
@@ -373,7 +375,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             m.last_applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => out.push(Outcome::Done),
-                EntryPayload::Normal(cmd) => out.push(m.state.apply(&cmd).0),
+                EntryPayload::Normal(cmd) => {
+                    out.push(m.state.apply(&cmd).0);
+                    m.visibility.observe(&cmd);
+                }
                 EntryPayload::Membership(mem) => {
                     m.membership = StoredMembership::new(Some(entry.log_id), mem);
                     out.push(Outcome::Done);

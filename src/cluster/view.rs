@@ -32,6 +32,30 @@ impl Node {
     }
 }
 
+/// This node's Raft numbers for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftNumbers {
+    pub role: String,
+    pub term: u64,
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    pub snapshot_index: u64,
+}
+
+impl Node {
+    /// Role, term, last log, applied and snapshot index.
+    pub fn raft_numbers(&self) -> RaftNumbers {
+        let m = self.raft.metrics().borrow().clone();
+        RaftNumbers {
+            role: format!("{:?}", m.state).to_lowercase(),
+            term: m.current_term,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            snapshot_index: m.snapshot.map(|l| l.index).unwrap_or(0),
+        }
+    }
+}
+
 /// What the broker reads of its node, so it never reaches into `raft` or
 /// `machine` itself.
 impl Node {
@@ -48,6 +72,11 @@ impl Node {
     /// Read the applied state (after `read_barrier` for a linearizable read).
     pub fn read_state<T>(&self, f: impl FnOnce(&crate::state::State) -> T) -> T {
         f(&self.machine.read().state)
+    }
+
+    /// How fresh the agent reports this node applied were.
+    pub fn visible_summary(&self) -> crate::storage::visibility::VisibleSummary {
+        self.machine.read().visibility.summary()
     }
 }
 

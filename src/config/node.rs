@@ -59,6 +59,8 @@ pub struct NodeConfig {
     pub https: Vec<SocketAddr>,
     /// The public gRPC API listener.
     pub grpc: Option<SocketAddr>,
+    /// The Prometheus metrics listener (plain HTTP).
+    pub metrics: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Mutual TLS between nodes and towards `x2gobrokerctl` (`x2gobroker
@@ -69,6 +71,11 @@ pub struct NodeConfig {
     pub node_key: Option<PathBuf>,
     /// The agent gateway listener (gRPC, mutual TLS with the files above).
     pub agents: Option<SocketAddr>,
+    /// The agent-signing CA (`x2gobroker keygen --agent-ca`): enrollment
+    /// (`POST /enroll/`) signs agent certificates with it, and the agent
+    /// gateway trusts it for agent certificates only.
+    pub agent_ca: Option<PathBuf>,
+    pub agent_ca_key: Option<PathBuf>,
     /// The members a fresh cluster starts with (the smallest id initialises it).
     pub members: Vec<MemberConfig>,
     #[serde(default)]
@@ -100,6 +107,9 @@ impl NodeConfig {
             .count();
         if tls_parts != 0 && tls_parts != 3 {
             return refuse("cluster_ca, node_cert and node_key go together".into());
+        }
+        if cfg.agent_ca.is_some() != cfg.agent_ca_key.is_some() {
+            return refuse("agent_ca and agent_ca_key go together".into());
         }
         if tls_parts == 0 {
             return refuse(format!(
@@ -184,6 +194,20 @@ http = "127.0.0.1:18082"
             .unwrap_err()
             .to_string();
         assert!(e.contains("go together"), "{e}");
+        let agent_ca = NODE.replacen(
+            "[[members]]",
+            "agent_ca = \"pki/agent-ca.pem\"\n[[members]]",
+            1,
+        );
+        let e = NodeConfig::parse("n", &agent_ca).unwrap_err().to_string();
+        assert!(e.contains("agent_ca and agent_ca_key go together"), "{e}");
+        let both = agent_ca.replacen(
+            "[[members]]",
+            "agent_ca_key = \"pki/agent-ca-key.pem\"\n[[members]]",
+            1,
+        );
+        let c = NodeConfig::parse("n", &both).unwrap();
+        assert_eq!(c.agent_ca_key, Some(PathBuf::from("pki/agent-ca-key.pem")));
         let e = NodeConfig::parse("n.toml", &format!("{NODE}\nbogus = 1\n")).unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("n.toml", Some(18)), "{e}");
     }

@@ -2,7 +2,7 @@
 //! full list absorbs the later deltas, deltas merge, the latest load wins,
 //! and any message at all (a heartbeat too) counts as a report.
 
-use crate::state::{AgentReport, LoadRecord, SessionChange, SessionRecord};
+use crate::state::{AgentReport, LoadRecord, Millis, SessionChange, SessionRecord};
 use std::collections::BTreeMap;
 
 /// What each server reported since the last `take`.
@@ -15,12 +15,24 @@ pub struct Pending {
 struct Entry {
     sessions: Option<SessionChange>,
     load: Option<LoadRecord>,
+    /// The agent's time stamp of the oldest news in this entry.
+    since: Option<Millis>,
 }
 
 impl Pending {
     /// `host` reported (nothing but that it is alive).
     pub fn seen(&mut self, host: &str) {
         self.entry(host);
+    }
+
+    /// `host`'s agent stamped a message with `at` (its clock, ms since the
+    /// epoch): the report's age counts from its oldest message.
+    pub fn stamp(&mut self, host: &str, at: Millis) {
+        if at == 0 {
+            return;
+        }
+        let since = &mut self.entry(host).since;
+        *since = Some(since.map_or(at, |s| s.min(at)));
     }
 
     /// `host`'s full session list: replaces whatever is pending.
@@ -65,6 +77,9 @@ impl Pending {
     /// could not be proposed, before the reports that came since).
     pub fn absorb(&mut self, report: AgentReport) {
         let host = report.hostname;
+        if let Some(at) = report.since {
+            self.stamp(&host, at);
+        }
         match report.sessions {
             Some(SessionChange::Full(list)) => self.full(&host, list),
             Some(SessionChange::Delta { upsert, removed }) => self.delta(&host, upsert, removed),
@@ -87,6 +102,7 @@ impl Pending {
                 hostname,
                 sessions: e.sessions,
                 load: e.load,
+                since: e.since,
             })
             .collect()
     }
@@ -142,6 +158,7 @@ mod tests {
                 hostname: "h".into(),
                 sessions: Some(sessions),
                 load: None,
+                since: None,
             }],
         };
         let mut one_by_one = State::default();

@@ -52,6 +52,7 @@ async fn propose_reports(broker: &Broker, pending: &Mutex<Pending>, node: u64) {
         return;
     }
     let servers = reports.len();
+    crate::metrics::METRICS.agent_reports.inc_by(servers as u64);
     let cmd = Command::AgentReports {
         node,
         at: now_ms(),

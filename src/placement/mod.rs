@@ -51,8 +51,14 @@ pub struct UserSession {
 pub enum Decision {
     /// Resume a suspended session on `host`.
     Resume { host: String, info: String },
-    /// Suspend the running session on `host`, then resume it.
-    TakeOver { host: String, info: String },
+    /// Suspend the running session `session` on `host` (reported by
+    /// `server`), then resume it; `info` already says suspended.
+    TakeOver {
+        host: String,
+        server: String,
+        session: String,
+        info: String,
+    },
     /// Start a new session on `host`.
     New { host: String },
     /// No host of a multi-host profile is usable.
@@ -74,11 +80,11 @@ pub fn sole_host<T>(hosts: &[T]) -> Option<&T> {
 /// Decide where `sessions` (the user's) and `hosts` (the profile's, in profile order) lead.
 pub fn decide(hosts: &[HostView], sessions: &[UserSession]) -> Decision {
     if let Some(only) = sole_host(hosts) {
-        return resume_on(hosts, sessions).unwrap_or(Decision::New {
+        return resume_on(&names_of(hosts), sessions).unwrap_or(Decision::New {
             host: only.name.clone(),
         });
     }
-    if let Some(d) = resume_on(hosts, sessions) {
+    if let Some(d) = resume_on(&names_of(hosts), sessions) {
         return d;
     }
     let usable: Vec<&HostView> = hosts.iter().filter(|h| h.alive && !h.drained).collect();
@@ -109,12 +115,18 @@ pub fn decide(hosts: &[HostView], sessions: &[UserSession]) -> Decision {
     Decision::New { host: best }
 }
 
-/// The user's session on one of `hosts`, suspended ones first.
-fn resume_on(hosts: &[HostView], sessions: &[UserSession]) -> Option<Decision> {
+fn names_of(hosts: &[HostView]) -> Vec<String> {
+    hosts.iter().map(|h| h.name.clone()).collect()
+}
+
+/// The user's session to hand out on one of the profile hosts `names`
+/// (the first suspended one, else the first running one, in `sessions`'
+/// order), as the reference resumes; None when no session is on them.
+pub fn resume_on(names: &[String], sessions: &[UserSession]) -> Option<Decision> {
     if sessions.is_empty() {
         return None;
     }
-    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    let names = names.to_vec();
     let servers: Vec<String> = sessions.iter().map(|s| s.server.clone()).collect();
     let matching = matching_hostnames(&names, &servers);
     if matching.is_empty() {
@@ -138,6 +150,8 @@ fn resume_on(hosts: &[HostView], sessions: &[UserSession]) -> Option<Decision> {
     } else {
         Decision::TakeOver {
             host,
+            server: pick.server.clone(),
+            session: pick.info.split('|').nth(1).unwrap_or_default().to_string(),
             info: pick.info.replace("|R|", "|S|"),
         }
     })
@@ -294,6 +308,8 @@ mod tests {
             decide(&h, &sessions[..1]),
             Decision::TakeOver {
                 host: "srv1.example.org".into(),
+                server: "srv1".into(),
+                session: "s1".into(),
                 info: "x|s1|1|srv1|S|".into()
             }
         );

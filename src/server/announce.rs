@@ -41,8 +41,8 @@ pub fn announce(broker: &Broker, public: &[SocketAddr]) {
         }
     }
     let mode = loaded.conf.agent_query_mode("inifile");
-    if mode != "NONE" {
-        tracing::warn!(mode = %mode, "agent query modes other than NONE need broker agents; sessions are not queried over SSH");
+    if mode == "SSH" {
+        tracing::warn!(mode = %mode, "the reference's agents are not queried over SSH (yet): servers without an agent of ours are placed by port scan");
     }
     if loaded.conf.auth_mech("inifile") == "pam" {
         pam_service_notice(&broker.settings.pam_service, Path::new(PAM_DIR));

@@ -8,6 +8,7 @@ use super::accept::{Accepted, CappedListener};
 use super::limits::{self, ListenerLimits};
 use super::ServerError;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,16 +38,21 @@ pub fn builder(
     }
 }
 
-/// Serve `router` on `listener` until `stop` turns true; `what` names it in logs.
+/// Serve `router` on `listener` until `stop` turns true; `what` names it in
+/// logs. With `tls`, this listener does the TLS handshake itself (the
+/// public API, whose protocol versions follow `--tls13-only`); tonic's own
+/// TLS (`builder`) is for the mutually authenticated listeners.
 pub async fn serve(
     router: Router,
     listener: TcpListener,
     limits: ListenerLimits,
     stop: watch::Receiver<bool>,
     what: &'static str,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let (tx, rx) = mpsc::channel(16);
-    let accepting = tokio::spawn(accept(listener, limits, tx, stop.clone(), what));
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let accepting = tokio::spawn(accept(listener, limits, tx, stop.clone(), what, acceptor));
     let incoming = tokio_stream::wrappers::ReceiverStream::new(rx);
     let mut stop = stop;
     let result = router
@@ -68,20 +74,35 @@ async fn accept(
     to_tonic: mpsc::Sender<Result<Capped, std::io::Error>>,
     mut stop: watch::Receiver<bool>,
     what: &'static str,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let listener = CappedListener::new(listener, limits.max_connections, what);
     while let Some(Accepted { stream, peer, slot }) = listener.accept(&mut stop).await {
         let to_tonic = to_tonic.clone();
         let deadline = limits.handshake_timeout;
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             // gRPC clients speak first (TLS hello or HTTP/2 preface).
             let mut first = [0u8; 1];
             match tokio::time::timeout(deadline, stream.peek(&mut first)).await {
                 Ok(Ok(_)) => {
-                    let conn = Capped {
-                        io: stream,
-                        _slot: slot,
+                    let io = match acceptor {
+                        None => Io::Plain(stream),
+                        Some(acceptor) => {
+                            match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
+                                Ok(Err(e)) => {
+                                    tracing::debug!(listener = what, client = %peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(listener = what, client = %peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            }
+                        }
                     };
+                    let conn = Capped { io, _slot: slot };
                     let _ = to_tonic.send(Ok(conn)).await;
                 }
                 Ok(Err(e)) => {
@@ -97,16 +118,35 @@ async fn accept(
 
 /// A connection holding one of its listener's slots until it closes.
 struct Capped {
-    io: TcpStream,
+    io: Io,
     _slot: OwnedSemaphorePermit,
+}
+
+/// The connection itself: plain, or after our TLS handshake.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 impl Connected for Capped {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> TcpConnectInfo {
-        self.io.connect_info()
+        match &self.io {
+            Io::Plain(s) => s.connect_info(),
+            Io::Tls(s) => s.get_ref().0.connect_info(),
+        }
     }
+}
+
+/// Forward one poll to whichever stream `io` is.
+macro_rules! either {
+    ($io:expr, $s:ident => $e:expr) => {
+        match $io {
+            Io::Plain($s) => $e,
+            Io::Tls($s) => $e,
+        }
+    };
 }
 
 impl AsyncRead for Capped {
@@ -115,7 +155,7 @@ impl AsyncRead for Capped {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        either!(&mut self.io, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -125,15 +165,15 @@ impl AsyncWrite for Capped {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        either!(&mut self.io, s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        either!(&mut self.io, s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        either!(&mut self.io, s => Pin::new(s).poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -141,10 +181,10 @@ impl AsyncWrite for Capped {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        either!(&mut self.io, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        either!(&self.io, s => s.is_write_vectored())
     }
 }

@@ -9,9 +9,10 @@ use std::time::Duration;
 /// The limits of a node's listeners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenerLimits {
-    /// Open connections per listener; further clients wait in the backlog.
+    /// Open connections per listener; further clients wait in the backlog
+    /// (TCP) or are refused (the agent gateway's QUIC endpoint).
     pub max_connections: usize,
-    /// Time for a TLS handshake (HTTPS, gRPC, node-to-node), and for a
+    /// Time for a TLS handshake (HTTPS, gRPC, node-to-node, QUIC), and for a
     /// plain gRPC client's first bytes.
     pub handshake_timeout: Duration,
     /// Concurrent requests (HTTP/2 streams) per public gRPC connection.

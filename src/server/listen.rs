@@ -100,9 +100,8 @@ impl Inherited {
     pub fn udp(&mut self, addr: SocketAddr) -> Result<std::net::UdpSocket, ServerError> {
         match self.udp.iter().position(|(a, _)| *a == addr) {
             Some(i) => Ok(self.udp.swap_remove(i).1),
-            None => {
-                std::net::UdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })
-            }
+            None => std::net::UdpSocket::bind(addr)
+                .map_err(|source| ServerError::BindUdp { addr, source }),
         }
     }
 
@@ -159,6 +158,20 @@ mod tests {
         let client = tokio::net::TcpStream::connect(addr);
         let (accepted, connected) = tokio::join!(l.accept(), client);
         assert!(accepted.is_ok() && connected.is_ok());
+    }
+
+    #[test]
+    fn claims_the_udp_socket_bound_to_the_address() {
+        let bound = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = bound.local_addr().unwrap();
+        let mut inherited = Inherited::default();
+        inherited.adopt(bound.into_raw_fd()).unwrap();
+        let claimed = inherited.udp(addr).unwrap();
+        assert_eq!(claimed.local_addr().unwrap(), addr);
+        assert!(inherited.udp.is_empty());
+        // Bound here otherwise; taken is an error naming UDP.
+        let e = inherited.udp(addr).unwrap_err();
+        assert!(e.to_string().starts_with("binding UDP"), "{e}");
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("binding UDP {addr}: {source}")]
+    BindUdp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("inherited sockets: {0}")]
     Inherited(String),
     #[error("{0}")]
@@ -57,7 +62,14 @@ pub enum ServerError {
     HttpsTls(#[from] crate::api::http::tls::TlsConfigError),
     #[error("agent gateway: {0}")]
     GatewayTls(#[from] crate::gateway::tls::GatewayTlsError),
+    #[error("the agent gateway's QUIC endpoint: {0}")]
+    QuicEndpoint(std::io::Error),
+    #[error("agent enrollment: {0}")]
+    AgentCa(#[from] crate::enroll::ca::AgentCaError),
 }
+
+/// A listener's TLS server configuration.
+type Tls = Arc<rustls::ServerConfig>;
 
 /// What a node serves, resolved from the command line and the node file.
 #[derive(Debug, Clone)]
@@ -68,22 +80,36 @@ pub struct Options {
     pub https: Vec<SocketAddr>,
     /// The public gRPC API.
     pub grpc: Option<SocketAddr>,
+    /// Prometheus metrics (plain HTTP).
+    pub metrics: Option<SocketAddr>,
     /// Certificate chain and key for HTTPS and the public gRPC API.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    pub allow_tls12: bool,
+    /// HTTPS and the public gRPC API accept TLS 1.3 only (else 1.2 and 1.3).
+    pub tls13_only: bool,
     pub allow_insecure_http: bool,
     /// This node's cluster file; None for a single node on its local store.
     pub node: Option<NodeConfig>,
     /// Connection, handshake, stream and request limits of every listener.
     pub limits: ListenerLimits,
-    /// The agent gateway (gRPC, mutual TLS from the cluster CA).
+    /// The agent gateway (gRPC on TCP and QUIC on UDP at this address,
+    /// mutual TLS from the cluster CA).
     pub agents: Option<SocketAddr>,
     /// The cluster CA, this node's certificate and key, for the agent
     /// gateway (the node file's, or `--cluster-ca` etc. for a single node).
     pub agent_tls: Option<AgentTlsFiles>,
+    /// The agent-signing CA: enrollment on the HTTP(S) listeners, and a
+    /// second root of the agent gateway (for agent certificates only).
+    pub agent_ca: Option<AgentCaFiles>,
     /// A server whose agent is silent this long is marked down.
     pub agent_timeout: std::time::Duration,
+}
+
+/// The agent-signing CA's certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The files of the agent gateway's mutual TLS.
@@ -119,36 +145,19 @@ impl Options {
         Ok(())
     }
 
-    /// The TLS configurations of the frontends.
-    fn tls(
-        &self,
-    ) -> Result<
-        (
-            Option<Arc<rustls::ServerConfig>>,
-            Option<tonic::transport::ServerTlsConfig>,
-        ),
-        ServerError,
-    > {
+    /// The TLS configurations of the frontends: HTTPS, the public gRPC API.
+    fn tls(&self) -> Result<(Option<Tls>, Option<Tls>), ServerError> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
             return Ok((None, None));
         };
+        use crate::api::http::tls::{server_config, Alpn};
         let https = if self.https.is_empty() {
             None
         } else {
-            Some(crate::api::http::tls::server_config(
-                cert,
-                key,
-                self.allow_tls12,
-            )?)
+            Some(server_config(cert, key, self.tls13_only, Alpn::Http1)?)
         };
         let grpc = match self.grpc {
-            Some(_) => {
-                let read = |p: &PathBuf| {
-                    std::fs::read(p).map_err(|e| ServerError::Tls(format!("{}: {e}", p.display())))
-                };
-                let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
-                Some(tonic::transport::ServerTlsConfig::new().identity(identity))
-            }
+            Some(_) => Some(server_config(cert, key, self.tls13_only, Alpn::H2)?),
             None => None,
         };
         Ok((https, grpc))
@@ -159,25 +168,54 @@ impl Options {
 pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), ServerError> {
     opts.check()?;
     let (https_tls, grpc_tls) = opts.tls()?;
+    let agent_ca = match (&opts.agent_ca, &opts.agent_tls) {
+        (None, _) => None,
+        (Some(a), Some(t)) => Some(crate::enroll::ca::AgentCa::load(&a.cert, &a.key, &t.ca)?),
+        (Some(_), None) => {
+            return Err(ServerError::Refused(
+                "agent enrollment (agent_ca) needs the cluster CA the agents must trust: cluster_ca in the node file, or --cluster-ca, --node-cert and --node-key for a single node".into(),
+            ))
+        }
+    };
     let agents_tls = match (&opts.agents, &opts.agent_tls) {
         (None, _) => None,
-        (Some(_), Some(f)) => Some(crate::gateway::tls::server_config(&f.ca, &f.cert, &f.key)?),
+        (Some(_), Some(f)) => Some(crate::gateway::tls::server_config(
+            &f.ca,
+            &f.cert,
+            &f.key,
+            opts.agent_ca.as_ref().map(|a| a.cert.as_path()),
+        )?),
         (Some(a), None) => {
             return Err(ServerError::Refused(format!(
                 "the agent gateway on {a} needs mutual TLS: give --cluster-ca, --node-cert and --node-key (or a cluster file with them)"
             )))
         }
     };
+    let agents = opts.agents.map(|a| inherited.tcp(a)).transpose()?;
+    // QUIC on the UDP port of the same address (the TCP listener's own, so
+    // that port 0 means the port TCP got).
+    let agents_udp = match (opts.agents, &agents) {
+        (Some(wanted), Some(l)) => {
+            let addr = l.local_addr().map_err(|source| ServerError::Bind {
+                addr: wanted,
+                source,
+            })?;
+            Some(inherited.udp(addr)?)
+        }
+        _ => None,
+    };
     let listeners = Listeners {
         http: bind_all(&mut inherited, &opts.http)?,
         https: bind_all(&mut inherited, &opts.https)?,
         grpc: opts.grpc.map(|a| inherited.tcp(a)).transpose()?,
+        metrics: opts.metrics.map(|a| inherited.tcp(a)).transpose()?,
         raft: opts
             .node
             .as_ref()
             .map(|n| inherited.tcp(n.raft))
             .transpose()?,
-        agents: opts.agents.map(|a| inherited.tcp(a)).transpose()?,
+        agents,
+        agents_udp,
     };
     inherited.close_unclaimed();
     // Cookies, the Raft log and snapshots: nobody else's to read.
@@ -188,6 +226,7 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
         grpc: grpc_tls,
         raft: raft_tls,
         agents: agents_tls,
+        agent_ca,
     };
     run(
         opts.settings,

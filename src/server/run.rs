@@ -2,7 +2,9 @@
 //! tracked, and on shutdown the node stops accepting, lets requests in
 //! flight finish, and waits for them up to `SHUTDOWN_GRACE`. Every
 //! listener enforces the `ListenerLimits`. The agent gateway, when
-//! configured, proposes its agents' reports in the background.
+//! configured, serves gRPC on its TCP listener and QUIC on the UDP socket
+//! of the same address, and proposes its agents' reports in the
+//! background.
 
 use super::limits::{ListenerLimits, NODE_MAX_STREAMS};
 use super::{announce::announce, grpc, signals, ServerError};
@@ -28,19 +30,27 @@ pub struct Listeners {
     pub https: Vec<TcpListener>,
     /// The public gRPC API.
     pub grpc: Option<TcpListener>,
+    /// Prometheus metrics (plain HTTP).
+    pub metrics: Option<TcpListener>,
     /// Node-to-node and admin gRPC (a cluster member only).
     pub raft: Option<TcpListener>,
     /// The agent gateway (gRPC).
     pub agents: Option<TcpListener>,
+    /// The agent gateway's QUIC socket, at the same address (UDP).
+    pub agents_udp: Option<std::net::UdpSocket>,
 }
 
 /// TLS for the listeners that have it.
 #[derive(Default)]
 pub struct TlsConfigs {
     pub https: Option<Arc<rustls::ServerConfig>>,
-    pub grpc: Option<tonic::transport::ServerTlsConfig>,
+    /// The public gRPC API's (its listener does the handshake itself).
+    pub grpc: Option<Arc<rustls::ServerConfig>>,
     pub raft: Option<tonic::transport::ServerTlsConfig>,
-    pub agents: Option<tonic::transport::ServerTlsConfig>,
+    /// The agent gateway's, for gRPC and QUIC.
+    pub agents: Option<gateway::tls::GatewayTls>,
+    /// The agent-signing CA, when this node enrolls agents (`POST /enroll/`).
+    pub agent_ca: Option<crate::enroll::ca::AgentCa>,
 }
 
 /// Serve `listeners` over `ledger`, within `limits`, until `shutdown` resolves.
@@ -69,6 +79,7 @@ pub async fn run(
             limits,
             stop.clone(),
             "node-to-node",
+            None,
         ));
     }
     let broker = Arc::new(Broker::new(settings, ledger)?);
@@ -91,7 +102,7 @@ pub async fn run(
     background.push(tokio::spawn(purge_periodically(broker.clone())));
     if let Some(listener) = listeners.grpc {
         log_listening(&listener, "grpc");
-        let router = grpc::builder(tls.grpc, &limits, limits.grpc_max_streams)?
+        let router = grpc::builder(None, &limits, limits.grpc_max_streams)?
             .add_service(crate::api::grpc::server(broker.clone()))
             .add_service(crate::api::grpc::reflection()?);
         tracker.spawn(grpc::serve(
@@ -100,27 +111,62 @@ pub async fn run(
             limits,
             stop.clone(),
             "public gRPC API",
+            tls.grpc,
         ));
     }
     if let Some(listener) = listeners.agents {
         log_listening(&listener, "agents");
-        let pending = Arc::default();
+        let agents = broker.agents().clone();
+        // Revoked certificates are known before the first agent connects.
+        agents.trust.refresh(&broker);
+        agents
+            .trust
+            .set_source(gateway::trust::Trust::source_of(&broker));
+        background.push(tokio::spawn(gateway::trust::enforce_periodically(
+            broker.clone(),
+            agents.clone(),
+        )));
         background.push(tokio::spawn(gateway::propose_periodically(
             broker.clone(),
-            Arc::clone(&pending),
+            Arc::clone(&agents.pending),
             agent_timeout,
         )));
-        let router = grpc::builder(tls.agents, &limits, limits.grpc_max_streams)?
-            .add_service(gateway::server(pending));
+        let (agents_grpc, agents_quic) = match tls.agents {
+            Some(t) => (Some(t.grpc), Some(t.quic)),
+            None => (None, None),
+        };
+        if let (Some(socket), Some(crypto)) = (listeners.agents_udp, agents_quic) {
+            let config = gateway::quic::server_config(crypto, &limits);
+            let endpoint =
+                gateway::quic::endpoint(socket, config).map_err(ServerError::QuicEndpoint)?;
+            match endpoint.local_addr() {
+                Ok(addr) => tracing::info!(address = %addr, scheme = "agents-quic", "listening"),
+                Err(e) => {
+                    tracing::warn!(error = %e, scheme = "agents-quic", "listening on an unknown address")
+                }
+            }
+            tracker.spawn(gateway::quic::serve(
+                endpoint,
+                agents.clone(),
+                limits,
+                stop.clone(),
+            ));
+        }
+        let router = grpc::builder(agents_grpc, &limits, limits.grpc_max_streams)?
+            .add_service(gateway::server(agents));
         tracker.spawn(grpc::serve(
             router,
             listener,
             limits,
             stop.clone(),
             "agent gateway",
+            None,
         ));
     }
-    let ctx = crate::api::http::Context::new(broker.clone());
+    let enrollment = tls
+        .agent_ca
+        .map(|ca| Arc::new(crate::enroll::redeem::Enrollment::new(ca, broker.clone())));
+    let ctx = crate::api::http::Context::new(broker.clone(), enrollment);
     let plain = listeners.http.into_iter().map(|l| (l, None));
     let secure = listeners.https.into_iter().map(|l| (l, tls.https.clone()));
     for (listener, tls) in plain.chain(secure) {
@@ -129,6 +175,17 @@ pub async fn run(
             ctx.clone(),
             listener,
             tls,
+            limits,
+            stop.clone(),
+            tracker.clone(),
+        ));
+    }
+    if let Some(listener) = listeners.metrics {
+        log_listening(&listener, "metrics");
+        tracker.spawn(crate::api::http::serve(
+            crate::api::http::Context::metrics_only(broker.clone()),
+            listener,
+            None,
             limits,
             stop.clone(),
             tracker.clone(),

@@ -78,6 +78,70 @@ pub enum Command {
     /// Set or clear a known server's drained flag (answers `Done`, or
     /// `UnknownServer`).
     DrainServer { hostname: String, drained: bool },
+    /// A new agent join token, by the SHA-256 of its text (hex), valid
+    /// until `expires_at`, for `hostname` only when given (answers `Done`
+    /// or `TokenRefused`).
+    IssueAgentToken {
+        hash: String,
+        hostname: Option<String>,
+        at: Millis,
+        expires_at: Millis,
+    },
+    /// Use the token with `hash` at `now` to enroll `cert` for `hostname`
+    /// (answers `TokenRedeemed` or `TokenRefused`).
+    RedeemAgentToken {
+        hash: String,
+        hostname: String,
+        now: Millis,
+        cert: EnrolledCert,
+    },
+    /// Refuse the agent certificates of `hostname` made or enrolled before
+    /// `at` (certificates enrolled later are trusted again).
+    RevokeAgent { hostname: String, at: Millis },
+}
+
+/// An agent certificate issued through enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EnrolledCert {
+    /// SHA-256 of its DER, lowercase hex.
+    pub fingerprint: String,
+    /// Its serial number, hex.
+    pub serial: String,
+    /// When it was enrolled (the proposer's clock).
+    pub at: Millis,
+}
+
+/// Why a join token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenRefusal {
+    /// No such token (forged, mistyped, or forgotten long after its expiry).
+    Unknown,
+    /// It was used already.
+    Used,
+    Expired,
+    /// It is bound to another server name.
+    OtherHost,
+    /// Too many token records outstanding (`MAX_TOKENS`).
+    TooMany,
+    /// A token with this hash exists (a new one was drawn the same).
+    Duplicate,
+}
+
+impl std::fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenRefusal::Unknown => {
+                "the join token is not known to the brokers (mistyped or forged?)"
+            }
+            TokenRefusal::Used => {
+                "the join token was used already (tokens are single-use: ask for a new one)"
+            }
+            TokenRefusal::Expired => "the join token has expired (ask for a new one)",
+            TokenRefusal::OtherHost => "the join token is for another server name",
+            TokenRefusal::TooMany => "too many join tokens outstanding; let some expire first",
+            TokenRefusal::Duplicate => "a join token with the same hash exists",
+        })
+    }
 }
 
 /// What one server's agent reported since the last batch.
@@ -88,6 +152,9 @@ pub struct AgentReport {
     pub sessions: Option<SessionChange>,
     /// Its latest load report, if one came.
     pub load: Option<LoadRecord>,
+    /// The agent's time stamp of the oldest news in this report (for the
+    /// report-to-visible latency; not part of the state).
+    pub since: Option<Millis>,
 }
 
 /// A server's sessions as reported: all of them, or what changed.
@@ -125,11 +192,18 @@ pub enum Outcome {
     ConfigVersion(u64),
     /// A `DrainServer` for a server no agent ever reported.
     UnknownServer,
+    /// A `RedeemAgentToken` used its token.
+    TokenRedeemed,
+    /// An `IssueAgentToken` or `RedeemAgentToken` was refused.
+    TokenRefused(TokenRefusal),
 }
 
 /// The result of a `Place` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PlacedOutcome {
+    /// The least loaded usable host.
     Host(String),
     NoneAvailable,
+    /// The host the user was placed on recently (still usable).
+    Sticky(String),
 }

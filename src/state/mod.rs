@@ -12,6 +12,9 @@
 mod command;
 mod config;
 mod cookies;
+mod enrollment;
+#[cfg(test)]
+mod enrollment_tests;
 mod error;
 mod pairs;
 mod placements;
@@ -25,10 +28,12 @@ mod snapshot;
 mod tests;
 
 pub use command::{
-    AgentReport, Candidate, Command, CookieRefusal, Millis, Outcome, PlacedOutcome, SessionChange,
+    AgentReport, Candidate, Command, CookieRefusal, EnrolledCert, Millis, Outcome, PlacedOutcome,
+    SessionChange, TokenRefusal,
 };
 pub use config::ConfigTexts;
 pub use cookies::CookieRecord;
+pub use enrollment::{HostTrust, TokenRecord, MAX_ENROLLED_PER_HOST, MAX_TOKENS, TOKEN_KEEP_MS};
 pub use error::{DecodeError, EncodeError};
 pub use pairs::Write;
 pub use placements::PlacementRecord;
@@ -37,15 +42,15 @@ pub use servers::{LoadRecord, ServerRecord};
 pub use sessions::SessionRecord;
 
 use cookies::Presented;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The whole state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     cookies: BTreeMap<(String, String), CookieRecord>,
     placements: BTreeMap<(String, String), PlacementRecord>,
-    /// Derived: placements per host.
-    per_host: HashMap<String, u32>,
+    /// Derived: the placements by (host, profile, user).
+    by_host: BTreeSet<(String, String, String)>,
     /// The replicated configuration and its version (1, 2, ...).
     config: Option<(u64, ConfigTexts)>,
     /// Applied request ids and their outcomes (see `requests`).
@@ -56,6 +61,12 @@ pub struct State {
     servers: BTreeMap<String, ServerRecord>,
     /// Their sessions by (hostname, session id).
     sessions: BTreeMap<(String, String), SessionRecord>,
+    /// Derived: the sessions by (user, hostname, session id).
+    by_user: BTreeSet<(String, String, String)>,
+    /// Agent join tokens by the SHA-256 of their text (see `enrollment`).
+    agent_tokens: BTreeMap<String, TokenRecord>,
+    /// Revocations and enrolled certificates by server name.
+    agent_hosts: BTreeMap<String, HostTrust>,
 }
 
 impl State {
@@ -78,6 +89,12 @@ impl State {
         }
         for ((host, id), r) in &self.sessions {
             (host, id, &r.user, r.status, &r.line).hash(&mut h);
+        }
+        for (hash, t) in &self.agent_tokens {
+            (hash, t.issued_at, t.expires_at, &t.hostname, &t.redeemed).hash(&mut h);
+        }
+        for (host, t) in &self.agent_hosts {
+            (host, t.revoked_at, &t.enrolled).hash(&mut h);
         }
         h.finish()
     }
@@ -137,6 +154,7 @@ impl State {
             } => {
                 self.purge_cookies(*now, *cookie_ttl_ms, &mut writes);
                 self.purge_placements(*now, *placement_window_ms, &mut writes);
+                self.forget_agent_tokens(*now, &mut writes);
                 self.forget_requests_before(now.saturating_sub(REQUEST_TTL_MS), &mut writes);
                 Outcome::Done
             }
@@ -165,6 +183,30 @@ impl State {
                 } else {
                     Outcome::UnknownServer
                 }
+            }
+            Command::IssueAgentToken {
+                hash,
+                hostname,
+                at,
+                expires_at,
+            } => {
+                let record = TokenRecord {
+                    issued_at: *at,
+                    expires_at: *expires_at,
+                    hostname: hostname.clone(),
+                    redeemed: None,
+                };
+                self.issue_agent_token(hash, record, &mut writes)
+            }
+            Command::RedeemAgentToken {
+                hash,
+                hostname,
+                now,
+                cert,
+            } => self.redeem_agent_token(hash, hostname, *now, cert, &mut writes),
+            Command::RevokeAgent { hostname, at } => {
+                self.revoke_agent(hostname, *at, &mut writes);
+                Outcome::Done
             }
         };
         (outcome, writes)

@@ -1,11 +1,13 @@
 //! The state as key/value pairs in the local store: the key layout
 //! (`c/` user NUL cookie, `p/` profile NUL user, `r/` request id, `s/`
-//! X2Go server, `x/` server NUL session id), the JSON
+//! X2Go server, `x/` server NUL session id, `t/` agent join token hash,
+//! `a/` agent trust by server), the JSON
 //! records under them, the write each change to a cookie, placement or
 //! remembered request implies, and the rebuild of a `State` from the
 //! stored pairs.
 
 use super::cookies::CookieRecord;
+use super::enrollment::{HostTrust, TokenRecord};
 use super::error::{bad_key, bad_record, DecodeError};
 use super::placements::PlacementRecord;
 use super::requests::{RequestId, RequestRecord};
@@ -21,6 +23,8 @@ const PLACEMENT_PREFIX: &[u8] = b"p/";
 const REQUEST_PREFIX: &[u8] = b"r/";
 const SERVER_PREFIX: &[u8] = b"s/";
 const SESSION_PREFIX: &[u8] = b"x/";
+const TOKEN_PREFIX: &[u8] = b"t/";
+const TRUST_PREFIX: &[u8] = b"a/";
 
 fn key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + a.len() + b.len() + 1);
@@ -103,6 +107,32 @@ pub(super) fn session_delete(host: &str, id: &str) -> Write {
     (key(SESSION_PREFIX, host, id), None)
 }
 
+/// Store `rec` as the join token with hash `hash`.
+pub(super) fn token_put(hash: &str, rec: &TokenRecord) -> Write {
+    (
+        [TOKEN_PREFIX, hash.as_bytes()].concat(),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Forget the join token with hash `hash`.
+pub(super) fn token_delete(hash: &str) -> Write {
+    ([TOKEN_PREFIX, hash.as_bytes()].concat(), None)
+}
+
+/// Store `rec` as what is trusted of server `host`'s agent certificates.
+pub(super) fn host_trust_put(host: &str, rec: &HostTrust) -> Write {
+    (
+        [TRUST_PREFIX, host.as_bytes()].concat(),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// The text after `prefix` of key `k`, which must be UTF-8.
+fn name_after(k: &[u8], prefix: &[u8], kind: &'static str) -> Result<String, DecodeError> {
+    String::from_utf8(k[prefix.len()..].to_vec()).map_err(|_| bad_key(kind, k))
+}
+
 impl State {
     /// Rebuild from stored key/value pairs (as written by `apply`).
     pub fn from_pairs(
@@ -133,7 +163,16 @@ impl State {
             } else if let Some(rest) = k.strip_prefix(SESSION_PREFIX) {
                 let id = split_key(rest).ok_or_else(|| bad_key("session", &k))?;
                 let rec = serde_json::from_slice(&v).map_err(|e| bad_record("session", &k, e))?;
-                s.sessions.insert(id, rec);
+                s.insert_session(id, rec);
+            } else if k.starts_with(TOKEN_PREFIX) {
+                let hash = name_after(&k, TOKEN_PREFIX, "token")?;
+                let rec = serde_json::from_slice(&v).map_err(|e| bad_record("token", &k, e))?;
+                s.agent_tokens.insert(hash, rec);
+            } else if k.starts_with(TRUST_PREFIX) {
+                let host = name_after(&k, TRUST_PREFIX, "agent trust")?;
+                let rec =
+                    serde_json::from_slice(&v).map_err(|e| bad_record("agent trust", &k, e))?;
+                s.agent_hosts.insert(host, rec);
             }
         }
         Ok(s)

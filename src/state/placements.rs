@@ -31,8 +31,17 @@ impl State {
             .get(&(profile.to_string(), user.to_string()))
     }
 
+    /// The placements on `host` (a profile host name).
     pub fn placements_on(&self, host: &str) -> u32 {
-        self.per_host.get(host).copied().unwrap_or(0)
+        self.placed_on(host).count() as u32
+    }
+
+    /// (profile, user) of every placement on `host`.
+    fn placed_on<'a>(&'a self, host: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.by_host
+            .range((host.to_string(), String::new(), String::new())..)
+            .take_while(move |(h, _, _)| h == host)
+            .map(|(_, p, u)| (p.as_str(), u.as_str()))
     }
 
     /// Choose a host for `user` in `profile` and record the placement.
@@ -45,15 +54,20 @@ impl State {
         window_ms: Millis,
         writes: &mut Vec<Write>,
     ) -> PlacedOutcome {
-        let chosen = match placement::sole_host(candidates) {
-            Some(only) => Some(only.name.clone()),
-            // A user placed recently on a host that is still usable goes back there.
+        // A user placed recently on a host that is still usable goes back there.
+        let sticky = match placement::sole_host(candidates) {
+            Some(_) => None,
             None => self
                 .placement(profile, user)
                 .filter(|r| now.saturating_sub(r.at) <= window_ms)
-                .and_then(|r| candidates.iter().find(|c| c.name == r.host && c.alive))
-                .map(|c| c.name.clone())
-                .or_else(|| self.least_loaded(candidates)),
+                .and_then(|r| candidates.iter().find(|c| c.name == r.host))
+                .map(|c| self.host_view(c))
+                .filter(|v| v.alive && !v.drained)
+                .map(|v| v.name),
+        };
+        let chosen = match placement::sole_host(candidates) {
+            Some(only) => Some(only.name.clone()),
+            None => sticky.clone().or_else(|| self.least_loaded(candidates)),
         };
         match chosen {
             Some(host) => {
@@ -64,28 +78,49 @@ impl State {
                 };
                 writes.push(pairs::placement_put(profile, user, &rec));
                 self.insert_placement((profile.to_string(), user.to_string()), rec);
-                PlacedOutcome::Host(host)
+                match sticky {
+                    Some(_) => PlacedOutcome::Sticky(host),
+                    None => PlacedOutcome::Host(host),
+                }
             }
             None => PlacedOutcome::NoneAvailable,
         }
     }
 
-    /// The placement policy's choice among `candidates`, given the
-    /// placements each already has.
+    /// The placement policy's choice among `candidates`: by the load and
+    /// sessions their agents report where there are agents, by the
+    /// placements each already has where there are none.
     fn least_loaded(&self, candidates: &[Candidate]) -> Option<String> {
-        let view: Vec<HostView> = candidates
-            .iter()
-            .map(|c| HostView {
-                alive: c.alive,
-                recent_placements: self.placements_on(&c.name),
-                ..HostView::new(c.name.clone())
-            })
-            .collect();
+        let view: Vec<HostView> = candidates.iter().map(|c| self.host_view(c)).collect();
         match placement::decide(&view, &[]) {
             Decision::New { host }
             | Decision::Resume { host, .. }
             | Decision::TakeOver { host, .. } => Some(host),
             Decision::NoneAvailable => None,
+        }
+    }
+
+    /// What placement weighs of one candidate. A server whose agent
+    /// reported is usable only while up and not drained; its placements
+    /// count only until they show as sessions of their users there.
+    fn host_view(&self, c: &Candidate) -> HostView {
+        match self.server_for(&c.name) {
+            Some((host, rec)) => HostView {
+                alive: c.alive && rec.up,
+                drained: rec.drained,
+                load_factor: rec.load.as_ref().map(|l| l.load_factor as f64),
+                sessions: self.live_sessions_on(host),
+                recent_placements: self
+                    .placed_on(&c.name)
+                    .filter(|(_, user)| !self.has_live_session(user, host))
+                    .count() as u32,
+                ..HostView::new(c.name.clone())
+            },
+            None => HostView {
+                alive: c.alive,
+                recent_placements: self.placements_on(&c.name),
+                ..HostView::new(c.name.clone())
+            },
         }
     }
 
@@ -103,7 +138,12 @@ impl State {
 
     /// Record a placement under (profile, user), counting it for its host.
     pub(super) fn insert_placement(&mut self, id: (String, String), rec: PlacementRecord) {
-        *self.per_host.entry(rec.host.clone()).or_default() += 1;
+        if let Some(old) = self.placements.get(&id) {
+            self.by_host
+                .remove(&(old.host.clone(), id.0.clone(), id.1.clone()));
+        }
+        self.by_host
+            .insert((rec.host.clone(), id.0.clone(), id.1.clone()));
         self.placements.insert(id, rec);
     }
 
@@ -112,12 +152,8 @@ impl State {
             .placements
             .remove(&(profile.to_string(), user.to_string()))
         {
-            if let Some(n) = self.per_host.get_mut(&old.host) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.per_host.remove(&old.host);
-                }
-            }
+            self.by_host
+                .remove(&(old.host, profile.to_string(), user.to_string()));
             writes.push(pairs::placement_delete(profile, user));
         }
     }

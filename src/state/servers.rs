@@ -47,6 +47,35 @@ impl State {
         self.servers.get(hostname)
     }
 
+    /// The server a profile host name denotes, with its hostname: the same
+    /// name, else the same short name (a profile may name `x2go1.example`
+    /// for the agent's `x2go1`, or the other way round), as the
+    /// reference's host name matching; None when no agent reported it.
+    pub fn server_for(&self, name: &str) -> Option<(&str, &ServerRecord)> {
+        if let Some((h, r)) = self.servers.get_key_value(name) {
+            return Some((h.as_str(), r));
+        }
+        if name.parse::<std::net::IpAddr>().is_ok() {
+            return None;
+        }
+        let short = name.split_once('.').map_or(name, |(s, _)| s);
+        if short != name {
+            return self
+                .servers
+                .get_key_value(short)
+                .map(|(h, r)| (h.as_str(), r));
+        }
+        let prefix = format!("{short}.");
+        let mut longer = self
+            .servers
+            .range(prefix.clone()..)
+            .take_while(|(h, _)| h.starts_with(&prefix));
+        match (longer.next(), longer.next()) {
+            (Some((h, r)), None) => Some((h.as_str(), r)),
+            _ => None,
+        }
+    }
+
     /// How many servers are known, and how many of them are up.
     pub fn server_counts(&self) -> (usize, usize) {
         let up = self.servers.values().filter(|s| s.up).count();

@@ -30,6 +30,7 @@ fn report(host: &str, sessions: Option<SessionChange>, l: Option<LoadRecord>) ->
         hostname: host.into(),
         sessions,
         load: l,
+        since: None,
     }
 }
 

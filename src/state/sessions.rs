@@ -41,6 +41,44 @@ impl State {
         self.sessions.len()
     }
 
+    /// `user`'s sessions with their servers' hostnames, by hostname and id.
+    pub fn sessions_of<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a SessionRecord)> + 'a {
+        self.by_user
+            .range((user.to_string(), String::new(), String::new())..)
+            .take_while(move |(u, _, _)| u == user)
+            .filter_map(|(_, host, id)| {
+                let rec = self.sessions.get(&(host.clone(), id.clone()))?;
+                Some((host.as_str(), rec))
+            })
+    }
+
+    /// Sessions of `hostname` that are running or suspended.
+    pub fn live_sessions_on(&self, hostname: &str) -> u32 {
+        self.sessions_on(hostname)
+            .filter(|s| matches!(s.status, 'R' | 'S'))
+            .count() as u32
+    }
+
+    /// Whether `user` has a running or suspended session on `hostname`.
+    pub fn has_live_session(&self, user: &str, hostname: &str) -> bool {
+        self.sessions_of(user)
+            .any(|(h, s)| h == hostname && matches!(s.status, 'R' | 'S'))
+    }
+
+    /// Add or replace a session (and its index entry).
+    pub(super) fn insert_session(&mut self, key: (String, String), rec: SessionRecord) {
+        if let Some(old) = self.sessions.get(&key) {
+            self.by_user
+                .remove(&(old.user.clone(), key.0.clone(), key.1.clone()));
+        }
+        self.by_user
+            .insert((rec.user.clone(), key.0.clone(), key.1.clone()));
+        self.sessions.insert(key, rec);
+    }
+
     /// Apply an agent's full list or delta to `hostname`'s sessions.
     pub(super) fn change_sessions(
         &mut self,
@@ -80,16 +118,17 @@ impl State {
         let key = (hostname.to_string(), rec.id.clone());
         if self.sessions.get(&key) != Some(rec) {
             writes.push(pairs::session_put(hostname, &rec.id, rec));
-            self.sessions.insert(key, rec.clone());
+            self.insert_session(key, rec.clone());
         }
     }
 
     fn del_session(&mut self, hostname: &str, id: &str, writes: &mut Vec<Write>) {
-        if self
+        if let Some(old) = self
             .sessions
             .remove(&(hostname.to_string(), id.to_string()))
-            .is_some()
         {
+            self.by_user
+                .remove(&(old.user, hostname.to_string(), id.to_string()));
             writes.push(pairs::session_delete(hostname, id));
         }
     }

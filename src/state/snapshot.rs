@@ -1,10 +1,11 @@
 //! The state as one snapshot (JSON bytes), for cluster snapshots: cookies,
-//! placements, the configuration, the remembered request ids and the X2Go
-//! server and session tables; the
+//! placements, the configuration, the remembered request ids, the X2Go
+//! server and session tables, agent join tokens and agent trust; the
 //! per-host and request expiry indexes are rebuilt on load.
 
 use super::config::ConfigTexts;
 use super::cookies::CookieRecord;
+use super::enrollment::{HostTrust, TokenRecord};
 use super::error::{DecodeError, EncodeError};
 use super::placements::PlacementRecord;
 use super::requests::{RequestId, RequestRecord};
@@ -28,6 +29,11 @@ struct Snapshot {
     servers: Vec<(String, ServerRecord)>,
     #[serde(default)]
     sessions: Vec<((String, String), SessionRecord)>,
+    /// Absent from snapshots made before agent enrollment.
+    #[serde(default)]
+    agent_tokens: Vec<(String, TokenRecord)>,
+    #[serde(default)]
+    agent_hosts: Vec<(String, HostTrust)>,
 }
 
 impl State {
@@ -56,6 +62,16 @@ impl State {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            agent_tokens: self
+                .agent_tokens
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            agent_hosts: self
+                .agent_hosts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         Ok(serde_json::to_vec(&snap)?)
     }
@@ -73,7 +89,11 @@ impl State {
             s.insert_request(id, rec);
         }
         s.servers = snap.servers.into_iter().collect();
-        s.sessions = snap.sessions.into_iter().collect();
+        for (k, rec) in snap.sessions {
+            s.insert_session(k, rec);
+        }
+        s.agent_tokens = snap.agent_tokens.into_iter().collect();
+        s.agent_hosts = snap.agent_hosts.into_iter().collect();
         Ok(s)
     }
 }

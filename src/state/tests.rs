@@ -78,7 +78,7 @@ fn placements_spread_and_stick() {
     assert_eq!(o1, Outcome::Placed(PlacedOutcome::Host("a".into())));
     assert_eq!(o2, Outcome::Placed(PlacedOutcome::Host("b".into())));
     let (o, _) = s.apply(&place("u1", &hosts, 2));
-    assert_eq!(o, Outcome::Placed(PlacedOutcome::Host("a".into())));
+    assert_eq!(o, Outcome::Placed(PlacedOutcome::Sticky("a".into())));
     let (o, _) = s.apply(&place("u3", &[("a", false), ("b", false)], 3));
     assert_eq!(o, Outcome::Placed(PlacedOutcome::NoneAvailable));
     s.apply(&Command::Purge {
@@ -143,7 +143,7 @@ fn writes_rebuild_the_same_state() {
     let rebuilt = State::from_pairs(store).unwrap();
     assert_eq!(rebuilt.cookies, s.cookies);
     assert_eq!(rebuilt.placements, s.placements);
-    assert_eq!(rebuilt.per_host, s.per_host);
+    assert_eq!(rebuilt.by_host, s.by_host);
 }
 
 proptest! {

@@ -3,6 +3,7 @@
 //! flushes, and only then answers (group commit). A crash loses no
 //! acknowledged command.
 
+use super::visibility::Visibility;
 use super::{Db, StorageError};
 use crate::state::{Command, Outcome, State};
 use parking_lot::RwLock;
@@ -29,6 +30,7 @@ pub struct Store {
     /// The applied state, for readers (the writer holds the lock only while applying a group).
     state: Arc<RwLock<State>>,
     db: Db,
+    visibility: Arc<Visibility>,
 }
 
 impl Store {
@@ -47,11 +49,23 @@ impl Store {
         let state = Arc::new(RwLock::new(state));
         let shared = state.clone();
         let sled = db.sled().clone();
+        let visibility = Arc::new(Visibility::default());
+        let observer = visibility.clone();
         thread::Builder::new()
             .name("state-writer".into())
-            .spawn(move || writer(sled, tree, shared, rx))
+            .spawn(move || writer(sled, tree, shared, observer, rx))
             .map_err(StorageError::StartWriter)?;
-        Ok(Self { tx, state, db })
+        Ok(Self {
+            tx,
+            state,
+            db,
+            visibility,
+        })
+    }
+
+    /// How fresh the applied agent reports were.
+    pub fn visibility(&self) -> &Visibility {
+        &self.visibility
     }
 
     /// Read the applied state.
@@ -76,6 +90,7 @@ fn writer(
     db: sled::Db,
     tree: sled::Tree,
     state: Arc<RwLock<State>>,
+    visibility: Arc<Visibility>,
     mut rx: mpsc::Receiver<(Command, Reply)>,
 ) {
     let mut group: Vec<(Command, Reply)> = Vec::with_capacity(MAX_GROUP);
@@ -103,8 +118,9 @@ fn writer(
         let result = tree.apply_batch(batch).and_then(|_| db.flush().map(|_| ()));
         // Readers see a group only once it is durable.
         drop(applied);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "state write failed");
+        match &result {
+            Ok(()) => group.iter().for_each(|(cmd, _)| visibility.observe(cmd)),
+            Err(e) => tracing::error!(error = %e, "state write failed"),
         }
         for ((_, reply), outcome) in group.drain(..).zip(outcomes) {
             let _ = reply.send(result.clone().map(|_| outcome));

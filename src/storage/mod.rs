@@ -2,12 +2,14 @@
 //! database with our settings (the single-node store and the Raft store
 //! both go through it) in a data directory `private` keeps private; `local`
 //! is the single-node store that applies state commands durably with group
-//! commit; `error` says what can go wrong.
+//! commit; `visibility` measures how fresh applied agent reports are;
+//! `error` says what can go wrong.
 
 pub mod error;
 pub mod local;
 pub mod private;
 pub mod sled_db;
+pub mod visibility;
 
 pub use error::StorageError;
 pub use local::Store;

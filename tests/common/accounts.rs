@@ -20,6 +20,23 @@ pub struct TestUser {
 
 impl TestUser {
     pub fn create(prefix: &str) -> TestUser {
+        Self::create_with(prefix, &[])
+    }
+
+    /// A user whose home is `home` (an existing directory, given to the user).
+    pub fn with_home(prefix: &str, home: &std::path::Path) -> TestUser {
+        let home_arg = home.to_str().unwrap();
+        let user = Self::create_with(prefix, &["-d", home_arg]);
+        let status = Command::new("chown")
+            .arg(format!("{0}:{0}", user.name))
+            .arg(home)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown {home_arg}");
+        user
+    }
+
+    fn create_with(prefix: &str, extra: &[&str]) -> TestUser {
         assert!(is_root(), "creating users needs root");
         let pid = std::process::id();
         let name = format!("{prefix}{pid}n{}", unique());
@@ -38,7 +55,10 @@ impl TestUser {
             }
             panic!("command failed: {cmd:?}");
         };
-        run(Command::new("useradd").args(["-M", "-s", "/usr/sbin/nologin", &name]));
+        run(Command::new("useradd")
+            .args(["-M", "-s", "/usr/sbin/nologin"])
+            .args(extra)
+            .arg(&name));
         let user = TestUser { name, password };
         for _ in 0..50 {
             let mut child = Command::new("chpasswd")

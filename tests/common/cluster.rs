@@ -1,13 +1,15 @@
 //! Test clusters of our broker: node files on loopback sockets bound by the
 //! test, one CA per cluster, starting and killing nodes, the leader they
-//! agree on, and `x2gobrokerctl` with the site's admin certificate.
+//! agree on, and `x2gobrokerctl` with the site's admin certificate; agent
+//! enrollment (HTTPS and the agent-signing CA) when a test asks for it.
 
 use super::http::{get_within, request, Reply};
 use super::processes::{ours_bin, start_node, Running};
-use super::site::Site;
-use super::sockets::{addr_of, loopback, rebind};
+use super::site::{self_signed, Site};
+use super::sockets::{addr_of, loopback, loopback_pair, rebind, rebind_udp};
 use super::unique;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -23,15 +25,20 @@ pub struct ClusterNode {
     pub raft: SocketAddr,
     /// The agent gateway, when the node file has one.
     pub agents: Option<SocketAddr>,
+    /// The metrics listener, when `with_metrics` added one.
+    pub metrics: Option<SocketAddr>,
+    /// The HTTPS listener, when the node has one (`enable_enrollment`).
+    pub https: Option<SocketAddr>,
     pub toml: PathBuf,
     pub running: Option<Running>,
     /// Extra `serve` flags.
     pub args: Vec<String>,
     /// `RUST_LOG` for the node; None leaves the broker's default filter.
     pub rust_log: Option<String>,
-    /// The node's HTTP and Raft sockets, bound when its file was written and
-    /// held until its first start; a restart binds the same addresses again.
-    reserved: Vec<TcpListener>,
+    /// The node's HTTP, Raft and agent gateway (TCP and UDP) sockets, bound
+    /// when its file was written and held until its first start; a restart
+    /// binds the same addresses again.
+    reserved: Vec<OwnedFd>,
 }
 
 impl ClusterNode {
@@ -42,12 +49,25 @@ impl ClusterNode {
             http,
             raft,
             agents: None,
+            metrics: None,
+            https: None,
             toml,
             running: None,
             args: Vec::new(),
             rust_log: Some("x2gobroker=debug,openraft=warn".into()),
             reserved: Vec::new(),
         }
+    }
+
+    /// Give the node a `--metrics` listener (before its first start).
+    pub fn with_metrics(&mut self) -> SocketAddr {
+        let listener = loopback();
+        let addr = addr_of(&listener);
+        self.reserved.push(listener.into());
+        self.args
+            .extend(["--metrics".to_string(), addr.to_string()]);
+        self.metrics = Some(addr);
+        addr
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -79,8 +99,18 @@ impl ClusterNode {
     /// Start (or restart) the node's process on its addresses.
     pub fn start(&mut self, site: &Site) {
         let sockets = if self.reserved.is_empty() {
-            let mut sockets = vec![rebind(self.http), rebind(self.raft)];
-            sockets.extend(self.agents.map(rebind));
+            let mut sockets: Vec<OwnedFd> =
+                vec![rebind(self.http).into(), rebind(self.raft).into()];
+            if let Some(agents) = self.agents {
+                sockets.push(rebind(agents).into());
+                sockets.push(rebind_udp(agents).into());
+            }
+            if let Some(metrics) = self.metrics {
+                sockets.push(rebind(metrics).into());
+            }
+            if let Some(https) = self.https {
+                sockets.push(rebind(https).into());
+            }
             sockets
         } else {
             std::mem::take(&mut self.reserved)
@@ -116,8 +146,8 @@ pub fn cluster_nodes(site: &Site, n: u64, timing: &str) -> Vec<ClusterNode> {
 pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -> Vec<ClusterNode> {
     let sockets: Vec<(u64, TcpListener, TcpListener)> =
         (1..=total).map(|id| (id, loopback(), loopback())).collect();
-    // Every node runs an agent gateway too.
-    let mut agents: Vec<TcpListener> = (1..=total).map(|_| loopback()).collect();
+    // Every node runs an agent gateway too (gRPC on TCP, QUIC on UDP).
+    let mut agents: Vec<(TcpListener, UdpSocket)> = (1..=total).map(|_| loopback_pair()).collect();
     let members_upto = |last: u64| -> String {
         sockets
             .iter()
@@ -164,7 +194,7 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
                 site.profiles().display(),
                 raft = addr_of(raft),
                 http = addr_of(http),
-                agents = addr_of(&agents[*id as usize - 1]),
+                agents = addr_of(&agents[*id as usize - 1].0),
                 pki = pki.display(),
             );
             std::fs::write(&toml, text).unwrap();
@@ -175,13 +205,48 @@ pub fn cluster_nodes_with(site: &Site, initial: u64, total: u64, timing: &str) -
         .into_iter()
         .zip(files)
         .zip(agents.drain(..))
-        .map(|(((id, http, raft), (_, toml)), agents)| {
+        .map(|(((id, http, raft), (_, toml)), (agents, quic))| {
             let mut node = ClusterNode::at(id, addr_of(&http), addr_of(&raft), toml);
             node.agents = Some(addr_of(&agents));
-            node.reserved = vec![http, raft, agents];
+            node.reserved = vec![http.into(), raft.into(), agents.into(), quic.into()];
             node
         })
         .collect()
+}
+
+/// Give every node (not started yet) an HTTPS listener with a certificate
+/// for 127.0.0.1 and the agent-signing CA (`keygen --agent-ca` in the
+/// site's `pki`), so that agents enroll on `/enroll/`. Returns the HTTPS
+/// certificate, for the agents to verify the brokers with.
+pub fn enable_enrollment(site: &Site, nodes: &mut [ClusterNode]) -> PathBuf {
+    let pki = site.path("pki");
+    let out = Command::new(ours_bin())
+        .args(["keygen", "--agent-ca", "--out"])
+        .arg(&pki)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "keygen --agent-ca: {out:?}");
+    let tls = site.path("https");
+    std::fs::create_dir_all(&tls).unwrap();
+    let (cert, key) = self_signed(&tls);
+    for node in nodes.iter_mut() {
+        assert!(node.running.is_none(), "enable enrollment before starting");
+        let https = loopback();
+        let addr = addr_of(&https);
+        node.https = Some(addr);
+        node.reserved.push(https.into());
+        let settings = format!(
+            "https = [\"{addr}\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"\nagent_ca = \"{}\"\nagent_ca_key = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            pki.join("agent-ca.pem").display(),
+            pki.join("agent-ca-key.pem").display(),
+        );
+        let text = std::fs::read_to_string(&node.toml).unwrap();
+        let text = text.replacen("[[members]]", &format!("{settings}[[members]]"), 1);
+        std::fs::write(&node.toml, text).unwrap();
+    }
+    cert
 }
 
 /// Start every node and wait until they agree on a leader; its id.
@@ -273,9 +338,8 @@ pub async fn raft_channel(
         .unwrap()
 }
 
-/// `/status/agents` of the node answering HTTP on `http`: (servers,
-/// servers up, sessions) in its replicated tables.
-pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
+/// `/status/agents` of the node answering HTTP on `http`, as JSON.
+pub fn agents_status(http: SocketAddr) -> Option<serde_json::Value> {
     let reply = get_within(
         http,
         "/status/agents",
@@ -283,7 +347,18 @@ pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
         Duration::from_secs(5),
     )
     .ok()?;
-    let v: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
+    serde_json::from_str(&reply.body).ok()
+}
+
+/// `/status/agents`' `connected_here` of the node answering HTTP on `http`.
+pub fn connected_here(http: SocketAddr) -> Option<u64> {
+    agents_status(http)?["connected_here"].as_u64()
+}
+
+/// `/status/agents` of the node answering HTTP on `http`: (servers,
+/// servers up, sessions) in its replicated tables.
+pub fn agent_counts(http: SocketAddr) -> Option<(u64, u64, u64)> {
+    let v = agents_status(http)?;
     Some((
         v["servers"].as_u64()?,
         v["servers_up"].as_u64()?,

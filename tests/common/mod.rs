@@ -7,9 +7,12 @@
 //! declares this module with `#[allow(dead_code)]`.
 
 pub mod accounts;
+pub mod agents;
 pub mod cluster;
+pub mod farm;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod processes;
 pub mod site;
 pub mod sockets;

@@ -7,7 +7,8 @@ use super::http::{get_within, request, Reply};
 use super::site::Site;
 use super::sockets::{addr_of, inherit, listening_port, loopback};
 use super::unique;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -106,13 +107,13 @@ fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
 }
 
 /// Start our broker `serve --config toml [args]` on its node file's sockets
-/// `listeners` (answering HTTP on `http`), logging to `log` with `rust_log`
-/// (None: the broker's default filter).
+/// `listeners` (TCP and UDP; answering HTTP on `http`), logging to `log`
+/// with `rust_log` (None: the broker's default filter).
 pub fn start_node(
     toml: &Path,
     args: &[&str],
     rust_log: Option<&str>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<OwnedFd>,
     http: SocketAddr,
     log: PathBuf,
 ) -> Running {
@@ -141,6 +142,7 @@ pub struct Ours<'a> {
     args: Vec<String>,
     env: Vec<(String, String)>,
     listeners: Vec<(String, TcpListener)>,
+    udp: Vec<UdpSocket>,
 }
 
 impl<'a> Ours<'a> {
@@ -152,6 +154,7 @@ impl<'a> Ours<'a> {
             args: Vec::new(),
             env: Vec::new(),
             listeners: Vec::new(),
+            udp: Vec::new(),
         }
     }
 
@@ -176,6 +179,13 @@ impl<'a> Ours<'a> {
         self
     }
 
+    /// One more UDP socket to inherit, named by no flag: the QUIC socket at
+    /// an `--agents` listener's address (see `sockets::loopback_pair`).
+    pub fn udp(mut self, socket: UdpSocket) -> Self {
+        self.udp.push(socket);
+        self
+    }
+
     /// Start it and wait until it answers.
     pub fn start(self) -> Running {
         let http = loopback();
@@ -189,11 +199,12 @@ impl<'a> Ours<'a> {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--http", &addr.to_string()]);
-        let mut sockets = vec![http];
+        let mut sockets: Vec<OwnedFd> = vec![http.into()];
         for (flag, listener) in self.listeners {
             cmd.args([flag, addr_of(&listener).to_string()]);
-            sockets.push(listener);
+            sockets.push(listener.into());
         }
+        sockets.extend(self.udp.into_iter().map(OwnedFd::from));
         cmd.args(&self.args)
             .env("RUST_LOG", "x2gobroker=debug")
             .envs(self.env);
@@ -220,6 +231,11 @@ pub fn start_ours_in(site: &Site, data_dir: &Path, extra: &[&str]) -> Running {
 /// its choosing: it binds port 0 and the port is read from `/proc`, so no
 /// other process can take the port between choosing and binding.
 pub fn start_reference(site: &Site) -> Running {
+    start_reference_with_env(site, &[])
+}
+
+/// `start_reference` with more environment variables (e.g. `X2GOBROKER_DAEMON_USER`).
+pub fn start_reference_with_env(site: &Site, env: &[(&str, &str)]) -> Running {
     assert!(
         reference_installed(),
         "needs the reference broker ({REFERENCE}, Debian x2gobroker-daemon)"
@@ -232,7 +248,8 @@ pub fn start_reference(site: &Site) -> Running {
         .args(["-b", "127.0.0.1:0"])
         .env("X2GOBROKER_SESSIONPROFILES", site.profiles())
         .env("LOGNAME", "root")
-        .env("HOME", site.dir.path());
+        .env("HOME", site.dir.path())
+        .envs(env.iter().copied());
     let child = spawn_logged(&mut cmd, &log, "the reference broker");
     let mut running = Running {
         child,

@@ -1,12 +1,13 @@
 //! Listening sockets for the processes under test. Ours inherit theirs the
 //! systemd way: the test binds `127.0.0.1:0`, writes the address it got
 //! into the command line or node file, and the child finds the socket as fd
-//! 3, 4, ... with `LISTEN_FDS` set, so no port is ever guessed. The
+//! 3, 4, ... with `LISTEN_FDS` set, so no port is ever guessed. An agent
+//! gateway gets a TCP listener and a UDP socket (QUIC) on one port. The
 //! reference broker cannot inherit sockets: it binds port 0 itself and the
 //! port is read back from `/proc`.
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -15,6 +16,33 @@ use std::time::{Duration, Instant};
 /// A listening socket on a port the kernel chose.
 pub fn loopback() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")
+}
+
+/// A TCP listener and a UDP socket on the same loopback port, which the
+/// kernel chose for TCP and UDP had free (an agent gateway's).
+pub fn loopback_pair() -> (TcpListener, UdpSocket) {
+    for _ in 0..100 {
+        let tcp = loopback();
+        if let Ok(udp) = UdpSocket::bind(addr_of(&tcp)) {
+            return (tcp, udp);
+        }
+    }
+    panic!("no loopback port free for both TCP and UDP");
+}
+
+/// A UDP socket on `addr` again (see `rebind`).
+pub fn rebind_udp(addr: SocketAddr) -> UdpSocket {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match UdpSocket::bind(addr) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("rebinding UDP {addr}: {e}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("rebinding UDP {addr}: {e}"),
+        }
+    }
 }
 
 /// A listening socket on `addr` again, for a process restarted on its
@@ -38,10 +66,11 @@ pub fn addr_of(l: &TcpListener) -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-/// Hand `listeners` to the process `cmd` starts, as fds 3, 4, ... in this
-/// order, with `LISTEN_FDS` set (systemd socket activation, no `LISTEN_PID`).
-/// The caller may drop its own copies once the child is spawned.
-pub fn inherit(cmd: &mut Command, listeners: &[TcpListener]) {
+/// Hand `listeners` (TCP listeners or UDP sockets) to the process `cmd`
+/// starts, as fds 3, 4, ... in this order, with `LISTEN_FDS` set (systemd
+/// socket activation, no `LISTEN_PID`). The caller may drop its own copies
+/// once the child is spawned.
+pub fn inherit<S: AsRawFd>(cmd: &mut Command, listeners: &[S]) {
     let sources: Vec<RawFd> = listeners.iter().map(|l| l.as_raw_fd()).collect();
     let count = sources.len() as RawFd;
     // Allocated here: the closure runs between fork and exec, where allocating is unsafe.

@@ -185,6 +185,7 @@ fn commands_change_sessions_as_x2goserver_would() {
             user: "simuser1".into(),
             key: "ssh-ed25519 AAAA test".into(),
             key_file: String::new(),
+            remove_after: Some(std::time::Duration::from_secs(20)),
         },
         NOW,
     );

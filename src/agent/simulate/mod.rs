@@ -7,8 +7,8 @@
 //! its sessions and load evolve (`churn`, `hardware`, with `rng`). Servers
 //! connect gradually (`RAMP_BATCH` per `RAMP_EVERY`); `stats` counts what
 //! they send, and a one-line summary (the command's progress output, not a
-//! log) goes to stderr every `SUMMARY_EVERY`. `transport` is the choice of
-//! the agent's transport per server.
+//! log) goes to stderr every `SUMMARY_EVERY`. `transport` chooses the
+//! agent's transport (gRPC or QUIC) per server.
 
 pub mod churn;
 pub mod hardware;
@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
-use transport::{Identity, Link, TransportKind};
+use transport::{Identity, TransportChoice};
 
 /// Servers started at once, and the pause between such batches.
 pub const RAMP_BATCH: usize = 200;
@@ -48,7 +48,7 @@ pub struct SimConfig {
     pub change_every: Duration,
     /// Servers are named `{name_prefix}{i:05}`.
     pub name_prefix: String,
-    pub transport: TransportKind,
+    pub transport: TransportChoice,
     /// Stop after this long (None: at SIGINT or SIGTERM).
     pub duration: Option<Duration>,
     /// Write the totals here at the end.
@@ -83,7 +83,7 @@ pub enum SimError {
         source: KeygenError,
     },
     #[error(transparent)]
-    Transport(#[from] crate::agent::grpc::TransportError),
+    Transport(#[from] crate::agent::transport::TransportError),
     #[error("waiting for signals: {0}")]
     Signal(#[source] std::io::Error),
 }
@@ -266,7 +266,7 @@ async fn start_servers(
             cert_pem: cert.into_bytes(),
             key_pem: key.into_bytes(),
         };
-        let link = Link::new(config.transport, &hostname, id)?;
+        let link = transport::link(config.transport, i, &hostname, id)?;
         let mut rng = Rng::seeded(seeds.next_u64());
         let count = config.sessions_of(i);
         let model = churn::ServerModel::new(&hostname, count, first_user, users, &mut rng, now);
@@ -304,7 +304,7 @@ mod tests {
             load_every: Duration::from_millis(2000),
             change_every: Duration::from_millis(10_000),
             name_prefix: "sim".into(),
-            transport: TransportKind::Grpc,
+            transport: TransportChoice::Grpc,
             duration: None,
             stats_json: None,
         }

@@ -10,10 +10,9 @@
 use super::churn::ServerModel;
 use super::rng::Rng;
 use super::stats::{Sent, Stats};
-use super::transport::{Commands, Link};
-use crate::agent::grpc::TransportError;
 use crate::agent::proto::{self, agent_message::Body, AgentMessage};
 use crate::agent::run::{with_causes, Backoff, CAPABILITIES, HEALTHY_AFTER, HEARTBEAT_AFTER};
+use crate::agent::transport::{CommandStream, Transport, TransportError};
 use crate::agent::watch::Changes;
 use crate::agent::wire;
 use std::convert::Infallible;
@@ -36,17 +35,12 @@ enum LinkError {
     Transport(#[from] TransportError),
     #[error("broker {addr} closed the stream")]
     Closed { addr: String },
-    #[error("broker {addr} ended the stream: {status}")]
-    Ended {
-        addr: String,
-        status: Box<tonic::Status>,
-    },
 }
 
 /// A simulated server and its way to the brokers.
 pub struct SimServer {
     pub(super) model: ServerModel,
-    pub(super) link: Link,
+    pub(super) link: Transport,
     pub(super) brokers: Arc<[String]>,
     /// The index of the broker address to try first.
     pub(super) first: usize,
@@ -145,7 +139,7 @@ impl SimServer {
         &mut self,
         addr: &str,
         tx: &mpsc::Sender<AgentMessage>,
-        commands: &mut Commands,
+        commands: &mut CommandStream,
         due: &mut Due,
     ) -> Result<Infallible, LinkError> {
         let mut last_sent = Instant::now();
@@ -183,16 +177,13 @@ impl SimServer {
                         last_sent = Instant::now();
                     }
                 }
-                command = commands.next() => match command {
+                command = commands.message() => match command {
                     Ok(Some(cmd)) => {
                         self.execute(addr, tx, cmd).await?;
                         last_sent = Instant::now();
                     }
                     Ok(None) => return Err(LinkError::Closed { addr: addr.to_string() }),
-                    Err(status) => return Err(LinkError::Ended {
-                        addr: addr.to_string(),
-                        status: Box::new(status),
-                    }),
+                    Err(e) => return Err(e.into()),
                 },
             }
         }

@@ -45,7 +45,11 @@ impl Checked for SelectSessionRequest {
     fn check_fields(&self) -> Result<(), Status> {
         credentials(self.credentials.as_ref())
             .and_then(|()| {
-                fields::check_all(&[("profile-id", &self.profile_id), ("login", &self.login)])
+                fields::check_all(&[
+                    ("profile-id", &self.profile_id),
+                    ("login", &self.login),
+                    ("pubkey", &self.pubkey),
+                ])
             })
             .map_err(refused)
     }
@@ -94,6 +98,7 @@ mod tests {
             credentials: c("alice", "pw", ""),
             profile_id: profile_id.into(),
             login: login.into(),
+            pubkey: String::new(),
         };
         assert!(select("p", "bob").check_fields().is_ok());
         assert!(select(&long, "").check_fields().is_err());

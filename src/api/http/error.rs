@@ -32,6 +32,8 @@ pub enum HttpError {
     Form(#[from] FormError),
     #[error(transparent)]
     Task(#[from] TaskError),
+    #[error("pubkey: {0}")]
+    BadPubkey(#[from] crate::sshkey::KeyLineError),
     #[error("access denied for user '{0}'")]
     AccessDenied(String),
     #[error(transparent)]
@@ -53,7 +55,8 @@ impl HttpError {
             HttpError::BadContentLength
             | HttpError::BadBody(_)
             | HttpError::Form(_)
-            | HttpError::Task(_) => StatusCode::BAD_REQUEST,
+            | HttpError::Task(_)
+            | HttpError::BadPubkey(_) => StatusCode::BAD_REQUEST,
             HttpError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::AccessDenied(_) => StatusCode::UNAUTHORIZED,

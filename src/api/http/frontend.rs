@@ -7,10 +7,11 @@ use super::listing;
 use super::pyjson::Json;
 use super::response::{self, Body, TEXT_JSON, TEXT_PLAIN};
 use super::Context;
-use crate::broker::{Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Task};
+use crate::broker::{
+    Access, Backend, Credentials, Dialect, Lister, Loaded, Selected, Selection, Task,
+};
 use crate::config::value::Value;
 use crate::logsafe::escaped;
-use crate::profiles::render::{render, RenderContext};
 use hyper::Response;
 use std::net::IpAddr;
 
@@ -148,13 +149,32 @@ pub async fn handle(
         }
         Task::SelectSession { profile_id } => {
             let s = broker
-                .select_session(loaded, backend, profile_id, user, Some(client))
+                .select_session(
+                    loaded,
+                    backend,
+                    &Selection {
+                        profile_id,
+                        user,
+                        server_user,
+                        client: Some(client),
+                        pubkey: client_pubkey(form.get("pubkey"))?,
+                    },
+                )
                 .await?;
             tracing::info!(user = %escaped(&user), server_user = %escaped(&server_user), profile = %escaped(&profile_id), server = %s.server, port = s.port, "session selected");
             answer.selected = Some(s);
         }
     }
     Ok(answer.render())
+}
+
+/// The client's `pubkey` for session autologin: absent when empty, else
+/// one public key line (options only restricting it, as Python X2Go sends).
+fn client_pubkey(field: &str) -> Result<Option<&str>, HttpError> {
+    match field.trim() {
+        "" => Ok(None),
+        key => Ok(Some(crate::sshkey::check(key, true).map(|_| key)?)),
+    }
 }
 
 /// What a granted request answers, before it is laid out for its dialect.
@@ -188,6 +208,14 @@ impl Answer<'_> {
                 }
                 if let Some(s) = &self.selected {
                     out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
+                    if let Some(key) = &s.private_key {
+                        out.push_str(key);
+                    }
+                    if let Some(info) = &s.session_info {
+                        out.push_str("SESSION_INFO:");
+                        out.push_str(info);
+                        out.push('\n');
+                    }
                 }
                 response::ok(TEXT_PLAIN, out)
             }
@@ -208,10 +236,19 @@ impl Answer<'_> {
                     payload.push(("profiles".into(), Json::object(list)));
                 }
                 if let Some(s) = self.selected {
-                    let sel = vec![
+                    let mut sel = vec![
                         ("server".to_string(), Json::str(s.server)),
                         ("port".to_string(), Json::str(s.port.to_string())),
                     ];
+                    if let Some(key) = s.private_key {
+                        sel.push(("key".to_string(), Json::str(key)));
+                    }
+                    if s.pubkey_accepted {
+                        sel.push(("authentication_pubkey".to_string(), Json::str("ACCEPTED")));
+                    }
+                    if let Some(info) = s.session_info {
+                        sel.push(("session_info".to_string(), Json::str(info)));
+                    }
                     payload.push(("selected_session".into(), Json::object(sel)));
                 }
                 response::ok(TEXT_JSON, Json::object(payload).to_text())
@@ -243,7 +280,6 @@ fn listed(
             })
             .collect();
     }
-    let default_autologin = loaded.conf.global_bool("default-session-autologin");
     ctx.listing
         .get(loaded)
         .profiles
@@ -252,20 +288,11 @@ fn listed(
         .map(|(p, laid)| {
             let mut text = String::new();
             match (laid, dialect) {
+                // A profile with the user's session differs per user: rendered now.
+                _ if lister.live_status(p).is_some() => text = lay(&p.id, &lister.render(p)),
                 (Some(l), Dialect::Plain) => l.plain.fill(&mut text, user, false),
                 (Some(l), Dialect::Json) => l.json.fill(&mut text, user, true),
-                (None, _) => {
-                    text = lay(
-                        &p.id,
-                        &render(
-                            p,
-                            &RenderContext {
-                                user,
-                                default_autologin,
-                            },
-                        ),
-                    )
-                }
+                (None, _) => text = lay(&p.id, &lister.render(p)),
             }
             (p.id.clone(), text)
         })

@@ -1,9 +1,11 @@
-//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
+//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`
+//! and agent enrollment (`/enroll/`, in `enroll`),
 //! body limits, client addresses, access logging (client values escaped),
 //! and the listeners: a connection cap and a TLS handshake deadline per
 //! listener, half-closed clients answered, and a body over the limit read
 //! (up to a bound) so that its 413 reaches the client.
 
+pub mod enroll;
 pub mod error;
 pub mod form;
 pub mod frontend;
@@ -48,13 +50,32 @@ const IT_WORKS: &str = "<body><html><h1>X2Go Session Broker</h1><p>It works...</
 pub struct Context {
     pub broker: Arc<Broker>,
     pub listing: listing::ListingCache,
+    /// The metrics listener: `/metrics` and nothing else.
+    metrics_only: bool,
+    /// Agent enrollment, when this node has the agent-signing CA.
+    pub enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
 }
 
 impl Context {
-    pub fn new(broker: Arc<Broker>) -> Arc<Self> {
+    pub fn new(
+        broker: Arc<Broker>,
+        enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
+    ) -> Arc<Self> {
         Arc::new(Context {
             broker,
             listing: listing::ListingCache::default(),
+            metrics_only: false,
+            enrollment,
+        })
+    }
+
+    /// The context of the `--metrics` listener.
+    pub fn metrics_only(broker: Arc<Broker>) -> Arc<Self> {
+        Arc::new(Context {
+            broker,
+            listing: listing::ListingCache::default(),
+            metrics_only: true,
+            enrollment: None,
         })
     }
 }
@@ -66,17 +87,59 @@ pub fn client_ip(peer: SocketAddr) -> IpAddr {
 
 /// Route and answer one request.
 pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", id = %id);
+    let mut answer = tracing::Instrument::instrument(answer(ctx, req, peer), span).await;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
+        answer.headers_mut().insert(REQUEST_ID, value);
+    }
+    answer
+}
+
+/// The header carrying a request's id (taken from the client when it is
+/// a short token, else made here).
+const REQUEST_ID: &str = "x-request-id";
+
+/// The client's `X-Request-Id` when it is 1 to 64 characters of
+/// `[A-Za-z0-9._-]`, else 16 random hex digits.
+fn request_id(req: &Request<Incoming>) -> String {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+    match given {
+        Some(v) => v.to_string(),
+        None => {
+            let mut r = [0u8; 8];
+            let _ = getrandom::getrandom(&mut r);
+            r.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+/// Answer one request (inside its span) and log it.
+async fn answer(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let client = client_ip(peer);
-    let (answer, failure) = match route(&ctx, req, client).await {
+    let mut labels = Labels::default();
+    let (answer, failure) = match route(&ctx, req, client, &mut labels).await {
         Ok(r) => (r, None),
         Err(e) => (e.response(), Some(e)),
     };
     let status = answer.status();
     let shown: String = path.chars().take(200).collect();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    if !ctx.metrics_only {
+        crate::metrics::METRICS.request(labels.frontend, labels.task, status.as_u16(), seconds);
+    }
+    let ms = seconds * 1000.0;
     match failure {
         Some(why) if status.is_client_error() => {
             tracing::warn!(client = %client, method = %method, path = %escaped(&shown), status = status.as_u16(), reason = %escaped(&why), ms, "request refused")
@@ -93,14 +156,57 @@ pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr)
 
 type Routed = Result<Response<Body>, HttpError>;
 
+/// What the metrics say a request was: its frontend and task.
+struct Labels {
+    frontend: &'static str,
+    task: &'static str,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            frontend: "other",
+            task: "none",
+        }
+    }
+}
+
+/// A task name as a metrics label: the known ones, else `other`.
+fn task_label(task: &str) -> &'static str {
+    match task {
+        "listsessions" => "listsessions",
+        "listprofiles" => "listprofiles",
+        "selectsession" => "selectsession",
+        "testcon" => "testcon",
+        "setpass" => "setpass",
+        "" => "authcheck",
+        _ => "other",
+    }
+}
+
 fn get_only() -> HttpError {
     HttpError::MethodNotAllowed("GET only".into())
 }
 
-async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed {
+async fn route(
+    ctx: &Context,
+    req: Request<Incoming>,
+    client: IpAddr,
+    labels: &mut Labels,
+) -> Routed {
     let broker = &ctx.broker;
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    if ctx.metrics_only {
+        return match (path.as_str(), method) {
+            ("/metrics", Method::GET) => Ok(response::page(
+                response::PROMETHEUS_TEXT,
+                crate::metrics::snapshot::page(broker),
+            )),
+            ("/metrics", _) => Err(get_only()),
+            _ => Err(HttpError::NotFound(path)),
+        };
+    }
     if path == "/healthz" {
         return match method {
             Method::GET | Method::HEAD => Ok(response::page(TEXT_PLAIN, "ok\n")),
@@ -122,12 +228,15 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
     if path == "/status/agents" {
         return match method {
             Method::GET => {
-                let counts = broker.read_applied(crate::gateway::counts::AgentCounts::of);
+                let counts = crate::gateway::counts::AgentCounts::of(broker);
                 let body = serde_json::to_string_pretty(&counts).unwrap_or_default();
                 Ok(response::page(response::APPLICATION_JSON, body))
             }
             _ => Err(get_only()),
         };
+    }
+    if path == crate::enroll::wire::PATH || path == "/enroll" {
+        return Ok(enroll::handle(ctx, req, client).await);
     }
     if path == "/" {
         return match method {
@@ -140,7 +249,7 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
         .is_some_and(|r| r.chars().all(|c| c == '/'))
     {
         return match method {
-            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys())),
+            Method::GET => Ok(response::page(TEXT_HTML, broker.pubkeys().await)),
             _ => Err(get_only()),
         };
     }
@@ -154,6 +263,8 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let loaded = broker.current();
+        labels.frontend = "uccs";
+        labels.task = "listprofiles";
         return uccs::handle(broker, &loaded, &backend, version, auth.as_deref(), client).await;
     }
     if uccs::is_ping_path(&path) {
@@ -175,11 +286,16 @@ async fn route(ctx: &Context, req: Request<Incoming>, client: IpAddr) -> Routed 
             "{method} not allowed here"
         )));
     }
+    labels.frontend = match dialect {
+        Dialect::Plain => "plain",
+        Dialect::Json => "json",
+    };
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let body = read_body(req).await?;
     let loaded = broker.current();
     let backend = frontend::backend_for(&loaded, dialect, &rest)?;
     let form = Form::parse(&query, &body)?;
+    labels.task = task_label(form.get("task"));
     frontend::handle(ctx, &loaded, dialect, backend, &form, client).await
 }
 

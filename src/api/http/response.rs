@@ -12,6 +12,8 @@ pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 pub const TEXT_JSON: &str = "text/json; charset=utf-8";
 pub const TEXT_HTML: &str = "text/html; charset=UTF-8";
 pub const APPLICATION_JSON: &str = "application/json";
+/// The Prometheus text exposition format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A 200 answer of a broker frontend (with the reference's `Expires: +1h`).
 pub fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {

@@ -27,11 +27,23 @@ pub enum TlsConfigError {
     Mismatch(rustls::Error),
 }
 
-/// A server configuration from a PEM certificate chain and a PEM private key.
+/// The application protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alpn {
+    /// HTTPS frontends (HTTP/1.1).
+    Http1,
+    /// The public gRPC API (HTTP/2).
+    H2,
+}
+
+/// A server configuration from a PEM certificate chain and a PEM private
+/// key: TLS 1.2 and 1.3 (1.3 only with `tls13_only`), AEAD cipher suites
+/// only (all rustls offers: ECDHE with AES-GCM or ChaCha20-Poly1305).
 pub fn server_config(
     cert: &Path,
     key: &Path,
-    allow_tls12: bool,
+    tls13_only: bool,
+    alpn: Alpn,
 ) -> Result<Arc<rustls::ServerConfig>, TlsConfigError> {
     let read_error = |path: &Path| {
         let file = path.display().to_string();
@@ -58,11 +70,14 @@ pub fn server_config(
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(if allow_tls12 { BOTH } else { TLS13_ONLY })
+        .with_protocol_versions(if tls13_only { TLS13_ONLY } else { BOTH })
         .map_err(TlsConfigError::Versions)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(TlsConfigError::Mismatch)?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![match alpn {
+        Alpn::Http1 => b"http/1.1".to_vec(),
+        Alpn::H2 => b"h2".to_vec(),
+    }];
     Ok(Arc::new(cfg))
 }

@@ -46,7 +46,17 @@ async fn placements_of_a_user() {
     let loaded = f.broker.current();
     for user in ["u1", "u2"] {
         f.broker
-            .select_session(&loaded, Backend::Inifile, "pool", user, None)
+            .select_session(
+                &loaded,
+                Backend::Inifile,
+                &crate::broker::Selection {
+                    profile_id: "pool",
+                    user,
+                    server_user: user,
+                    client: None,
+                    pubkey: None,
+                },
+            )
             .await
             .unwrap();
     }

@@ -3,6 +3,7 @@
 
 mod access;
 mod listing;
+mod live;
 mod selection;
 
 use super::{Broker, Ledger, Settings};
@@ -12,13 +13,13 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// A broker over its own files and state store; the directory lives as long as it.
-pub(super) struct Fixture {
+pub(crate) struct Fixture {
     pub broker: Broker,
     pub dir: TempDir,
 }
 
 /// Failed logins allowed per user and per client before the limiter refuses.
-pub(super) const MAX_FAILURES: usize = 3;
+pub(crate) const MAX_FAILURES: usize = 3;
 
 impl Fixture {
     /// A broker with these `x2gobroker.conf` and session profiles texts.
@@ -43,6 +44,7 @@ impl Fixture {
             client_limit: limit,
             allow_get: false,
             broker_home: dir.path().join("home"),
+            autologin_key_ttl: Duration::from_secs(20),
         };
         let store = Store::open(&settings.data_dir).expect("open the state store");
         let broker = Broker::new(settings, Ledger::Local(store)).expect("configuration loads");

@@ -2,7 +2,7 @@
 //! shortcut (no state command), placement among several hosts, hosts down.
 
 use super::Fixture;
-use crate::broker::{Backend, Selected};
+use crate::broker::{Backend, Selected, Selection};
 use std::net::IpAddr;
 
 const CONF: &str = "[global]\nrequire-password = true\ndefault-auth-mech = none\n";
@@ -17,6 +17,10 @@ fn at(server: &str, port: i64) -> Selected {
     Selected {
         server: server.into(),
         port,
+        session_info: None,
+        private_key: None,
+        pubkey_accepted: false,
+        host: None,
     }
 }
 
@@ -25,10 +29,20 @@ const CLIENT: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 impl Fixture {
     async fn select_as(&self, backend: Backend, profile: &str, user: &str) -> Selected {
         let loaded = self.broker.current();
-        self.broker
-            .select_session(&loaded, backend, profile, user, CLIENT)
+        let request = Selection {
+            profile_id: profile,
+            user,
+            server_user: user,
+            client: CLIENT,
+            pubkey: None,
+        };
+        let s = self
+            .broker
+            .select_session(&loaded, backend, &request)
             .await
-            .expect("the local ledger answers")
+            .expect("the local ledger answers");
+        // Which profile host it was is not part of the answer.
+        Selected { host: None, ..s }
     }
 
     async fn select(&self, profile: &str, user: &str) -> Selected {
