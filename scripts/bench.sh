@@ -27,7 +27,8 @@
 # reports), CPU % and peak RSS, and the simulator's CPU %; then
 # selectsession (wrk, as in `cluster`) through the leader and a follower
 # with the simulator running and again after it stopped, and the ratios.
-# It raises `ulimit -n` to the hard limit (thousands of connections).
+# It raises `ulimit -n` to the hard limit (thousands of connections);
+# BENCH_TRANSPORT=quic|mixed runs the servers over QUIC (or half of them).
 #
 # Usage: scripts/bench.sh [single|cluster|auth|agents] [seconds-per-run]   (default: single 10; agents 30)
 set -euo pipefail

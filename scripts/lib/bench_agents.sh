@@ -7,6 +7,8 @@
 
 SERVERS=5000
 SESSIONS=50000
+# BENCH_TRANSPORT=quic|mixed runs the servers over QUIC, or half and half.
+TRANSPORT=${BENCH_TRANSPORT:-grpc}
 AGENT=target/release/x2gobroker-agent
 TICK=$(getconf CLK_TCK)
 BROKERS="127.0.0.1:${NAGENT[1]},127.0.0.1:${NAGENT[2]},127.0.0.1:${NAGENT[3]}"
@@ -25,13 +27,15 @@ for port in sys.argv[1:]:
 print(" ".join(out))
 PY
 }
-# "count p50 p99 max" of node $1's visible_ms (n/a until the node has the field).
+# "count p50 p99 max connected" of node $1: its visible_ms (n/a where the
+# node has no such field) and the agents connected to it.
 visible() {
   curl -s --max-time 2 "http://127.0.0.1:${NHTTP[$1]}/status/agents" | python3 -c '
 import json, sys
-v = json.load(sys.stdin).get("visible_ms")
-print("n/a n/a n/a n/a" if not v else "%s %s %s %s" % (v.get("count"), v.get("p50"), v.get("p99"), v.get("max")))
-' 2>/dev/null || echo "n/a n/a n/a n/a"
+d = json.load(sys.stdin)
+v = d.get("visible_ms") or {}
+print(" ".join(str(v.get(k, "n/a")) for k in ("count", "p50", "p99", "max")), d.get("connected_here", "n/a"))
+' 2>/dev/null || echo "n/a n/a n/a n/a n/a"
 }
 # utime + stime of process $1, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -41,11 +45,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # The Raft term after each phase: elections under the load show up here.
 TERMS="start $(status_field "$L" term)"
 term_now() { local l; l=$(leader); TERMS+=", $1 $( [ "$l" = none ] && echo none || status_field "$l" term)"; }
-printf 'bench agents: three nodes (leader %s), %s simulated X2Go servers with %s sessions (load every 2 s, a change every 10 s per server), %ss per run; load %s\n' \
-  "$L" "$SERVERS" "$SESSIONS" "$DUR" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'bench agents: three nodes (leader %s), %s simulated X2Go servers with %s sessions over %s (load every 2 s, a change every 10 s per server), %ss per run; load %s\n' \
+  "$L" "$SERVERS" "$SESSIONS" "$TRANSPORT" "$DUR" "$(cut -d' ' -f1-3 /proc/loadavg)"
 T0=$(date +%s%N)
 $AGENT simulate --brokers "$BROKERS" --ca "$WORK/pki/ca.pem" --ca-key "$WORK/pki/ca-key.pem" \
-  --servers "$SERVERS" --sessions "$SESSIONS" --load-every-ms 2000 --change-every-ms 10000 \
+  --servers "$SERVERS" --sessions "$SESSIONS" --load-every-ms 2000 --change-every-ms 10000 --transport "$TRANSPORT" \
   --stats-json "$WORK/sim.json" >"$WORK/sim.out" 2>"$WORK/sim.log" &
 SIM_PID=$!; PIDS+=($SIM_PID)
 WANT="$SERVERS/$SESSIONS $SERVERS/$SESSIONS $SERVERS/$SESSIONS"
@@ -102,18 +106,18 @@ read -r IL_RPS IL_P99 IL_ERR < <(run idle-select-leader "${NHTTP[$L]}" "$WORK/se
 read -r IF_RPS IF_P99 IF_ERR < <(run idle-select-follower "${NHTTP[$F]}" "$WORK/select.lua")
 term_now "idle wrk"
 
-printf '\n| node | role | report-to-visible p50 ms | p99 ms | max ms | reports (30 s) | CPU %% | peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|---:|\n'
+printf '\n| node | role | agents connected | report-to-visible p50 ms | p99 ms | max ms | reports (30 s) | CPU %% | peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n'
 for n in 1 2 3; do
-  read -r count p50 p99 max <<<"${VIS[$n]}"
+  read -r count p50 p99 max here <<<"${VIS[$n]}"
   role=follower; [ "$n" = "$LM" ] && role=leader; [ "$LM1" != "$LM" ] && role="$role (leader changed to $LM1)"
-  printf '| node %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$role" "$p50" "$p99" "$max" "$count" "$(cpu_pct "${NPID[$n]}")" "$(rss_mb "${NPID[$n]}")"
+  printf '| node %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$role" "$here" "$p50" "$p99" "$max" "$count" "$(cpu_pct "${NPID[$n]}")" "$(rss_mb "${NPID[$n]}")"
 done
-printf '| simulator (%s servers) | | | | | | %s | %s |\n' "$SERVERS" "$(cpu_pct "$SIM_PID")" "$SIM_RSS"
+printf '| simulator (%s servers, %s) | | | | | | | %s | %s |\n' "$SERVERS" "$TRANSPORT" "$(cpu_pct "$SIM_PID")" "$SIM_RSS"
 printf '\n| selectsession | with the agents: requests/s | p99 ms | non-2xx | idle: requests/s | p99 ms | non-2xx | with / idle |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
 printf '| via the leader | %s | %s | %s | %s | %s | %s | %s |\n' "$BL_RPS" "$BL_P99" "$BL_ERR" "$IL_RPS" "$IL_P99" "$IL_ERR" "$(ratio "$BL_RPS" "$IL_RPS")"
 printf '| via a follower | %s | %s | %s | %s | %s | %s | %s |\n' "$BF_RPS" "$BF_P99" "$BF_ERR" "$IF_RPS" "$IF_P99" "$IF_ERR" "$(ratio "$BF_RPS" "$IF_RPS")"
 printf '\nsimulator reconnects during the whole run: %s; Raft term after each phase: %s\n' "$SIM_RECONNECTS" "$TERMS"
-[ "${VIS[1]}" = "n/a n/a n/a n/a" ] && printf 'note: these nodes have no visible_ms in /status/agents yet; latency columns are n/a\n'
+case "${VIS[1]}" in "n/a n/a n/a n/a"*) printf 'note: these nodes have no visible_ms in /status/agents; latency columns are n/a\n' ;; esac
 printf 'freshness for comparison (reference x2gobroker, from its documented defaults): the load of each X2Go\n'
 printf 'server is polled by x2gobroker-loadchecker every 300 s (load-checker-intervals = 300), so it is\n'
 printf 'up to 300 s old; sessions are listed by one SSH login to the X2Go server per listing (x2gobroker-agent\n'
