@@ -55,6 +55,8 @@ impl Visibility {
                 cmds.iter().for_each(|c| self.observe_at(c, now));
                 return;
             }
+            // A cluster proposes every command wrapped with its request id.
+            Command::Request { cmd, .. } => return self.observe_at(cmd, now),
             _ => return,
         };
         let mut samples = self.samples.lock();
@@ -128,6 +130,17 @@ mod tests {
         let s = v.summary_at(100_001);
         assert_eq!(s.count, 100);
         assert_eq!((s.p50, s.p99, s.max), (51, 99, 100));
+    }
+
+    #[test]
+    fn reports_proposed_by_a_cluster_count_too() {
+        // A cluster node wraps each proposal with its request id.
+        let ids = crate::cluster::request_ids::RequestIds::new(1);
+        let v = Visibility::default();
+        let wrapped = Command::Batch(vec![ids.stamp(reports(&[Some(99_990), Some(99_980)]))]);
+        v.observe_at(&wrapped, 100_000);
+        let s = v.summary_at(100_001);
+        assert_eq!((s.count, s.p50, s.max), (2, 20, 20));
     }
 
     #[test]
