@@ -4,7 +4,7 @@
 //! `/status/agents` shows 20 servers up and 100 sessions, and keeps showing
 //! exactly that while every server changes a session every 500 ms (the
 //! churn is visible in the sessions the public gRPC API lists, and in each
-//! server's load factor). On a three-node cluster the servers spread over
+//! server's load factor), with the report-to-visible latency measured. On a three-node cluster the servers spread over
 //! the three gateways (half over gRPC, half over QUIC), every node shows
 //! all of them, and when a node dies its servers move on to the next
 //! broker address. SIGTERM stops the
@@ -219,6 +219,9 @@ fn simulated_servers_report_to_a_node_and_the_counts_hold_through_churn() {
         samples += 1;
         std::thread::sleep(Duration::from_millis(100));
     }
+    let visible = &agents_status(broker.addr).unwrap()["visible_ms"];
+    assert!(visible["count"].as_u64().unwrap() > 100, "{visible}");
+    assert!(visible["p99"].as_u64().unwrap() < 5_000, "{visible}");
     let after = listed_sessions(grpc_addr);
     assert!(about(after.len()), "{after:?}");
     let changed = before
@@ -261,6 +264,17 @@ fn simulated_servers_spread_over_a_cluster_and_move_on_when_a_node_dies() {
                 .all(|n| agent_counts(n.http) == Some((SERVERS, SERVERS, SESSIONS)))
         },
     );
+    // Every node measures how fresh the reports it applies are.
+    for n in &nodes {
+        let visible = &agents_status(n.http).unwrap()["visible_ms"];
+        let count = visible["count"].as_u64().unwrap_or(0);
+        assert!(count > 0, "node {}: {visible}", n.id);
+        assert!(
+            visible["p99"].as_u64().unwrap() < 5_000,
+            "node {}: {visible}",
+            n.id
+        );
+    }
     // Server i started at broker address i % 3: 7, 7 and 6 connected to
     // the three nodes, and its reports come through that node.
     for (k, n) in nodes.iter().enumerate() {
