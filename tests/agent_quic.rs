@@ -33,8 +33,7 @@ use x2gobroker::agent::transport::{CommandStream, Transport};
 
 const CONF: &str = "[global]\nrequire-password = true\ndefault-auth-mech = none\n";
 const PROFILES: &str = "[p]\nname=P\nhost=127.0.0.9\nbroker-portscan-x2goservers = false\n";
-const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+const TIMING: &str = common::cluster::FAST_TIMING;
 /// The second agent certificate the cluster tests add to the site's CA.
 const QUIC_AGENT: &str = "x2go-quic";
 

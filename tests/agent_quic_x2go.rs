@@ -22,8 +22,7 @@ use std::time::Duration;
 
 const CONF: &str = "[global]\nrequire-password = false\n";
 const PROFILES: &str = "[p]\nname=P\nhost=x2go-test (127.0.0.9)\n";
-const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+const TIMING: &str = common::cluster::FAST_TIMING;
 
 /// A real agent for `host` over `transport`, its debug log in `log`.
 fn start_agent(

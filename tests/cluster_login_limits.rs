@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 const PAM_CONF: &str =
     "[global]\nrequire-password = true\ndefault-auth-mech = pam\n[broker_inifile]\nenable = true\n";
 const PROFILES: &str = "[p]\nname=P\nhost=127.0.0.9\n";
-const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+const TIMING: &str = common::cluster::FAST_TIMING;
 /// Failures per user before the limit, and the window they count in.
 const LIMIT: usize = 5;
 const WINDOW_S: u64 = 8;

@@ -22,8 +22,7 @@ use x2gobroker::agent::transport::{CommandStream, Transport, TransportKind};
 
 const CONF: &str = "[global]\nrequire-password = false\n";
 const PROFILES: &str = "[p]\nname=P\nhost=127.0.0.9\nbroker-portscan-x2goservers = false\n";
-const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+const TIMING: &str = common::cluster::FAST_TIMING;
 /// The bound for every node to enforce a revocation.
 const REVOCATION_BOUND: Duration = Duration::from_secs(2);
 const HOST: &str = "x2go-r1";

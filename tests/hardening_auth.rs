@@ -223,8 +223,7 @@ fn finding2_parallel_grpc_calls_on_one_connection_reach_pam_at_most_the_limit() 
     pam_calls_within(|| b.log_text(), user, refused, LIMIT, &context);
 }
 
-const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+const TIMING: &str = common::cluster::FAST_TIMING;
 
 #[test]
 fn finding2_parallel_failed_logins_across_the_cluster_reach_pam_at_most_the_limit() {

@@ -185,8 +185,7 @@ fn finding1_placements_are_keyed_by_the_broker_user() {
     });
 }
 
-const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+const TIMING: &str = common::cluster::FAST_TIMING;
 
 fn cookie_login(node: &ClusterNode, user: &str, password: &str, authid: &str) -> Reply {
     node.post(

@@ -18,6 +18,10 @@ use std::time::Duration;
 /// too (`pki/agent-x2go-test.pem`).
 pub const TEST_AGENT: &str = "x2go-test";
 
+/// Raft timing for test clusters: fast heartbeats and elections, a 2 s deadline.
+pub const FAST_TIMING: &str =
+    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
+
 /// One member of a test cluster: its addresses and, while it runs, its process.
 pub struct ClusterNode {
     pub id: u64,

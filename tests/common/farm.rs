@@ -12,9 +12,6 @@ use super::site::Site;
 use std::net::TcpListener;
 use std::time::Duration;
 
-pub const TIMING: &str =
-    "heartbeat_ms = 50\nelection_min_ms = 300\nelection_max_ms = 600\ndeadline_ms = 2000\n";
-
 /// A test site for servers x2go1 and x2go2 (their SSH ports are listeners
 /// held by the returned sockets, so that both brokers' port scans pass).
 fn site(extra_profiles: &str) -> (Site, Vec<TcpListener>) {
@@ -53,7 +50,7 @@ impl Farm {
     /// `start`, with more `serve` flags for every node.
     pub fn start_with(agent_timeout_ms: &str, extra_profiles: &str, node_args: &[&str]) -> Farm {
         let (site, ports) = site(extra_profiles);
-        let mut nodes = cluster_nodes(&site, 3, TIMING);
+        let mut nodes = cluster_nodes(&site, 3, FAST_TIMING);
         for n in nodes.iter_mut() {
             n.args = vec!["--agent-timeout-ms".into(), agent_timeout_ms.into()];
             n.args.extend(node_args.iter().map(|a| a.to_string()));
