@@ -11,7 +11,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::agents::enroll;
+use common::agents::{enroll, open_stream as open};
 use common::cluster::*;
 use common::http::request;
 use common::site::*;
@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use x2gobroker::agent::proto::{agent_message::Body, AgentMessage, Hello};
-use x2gobroker::agent::transport::{CommandStream, Transport, TransportKind};
+use x2gobroker::agent::transport::TransportKind;
 use x2gobroker::cluster::identity::Role;
 
 const CONF: &str = "[global]\nrequire-password = false\n";
@@ -60,36 +60,6 @@ fn token(site: &Site, node: &ClusterNode, args: &[&str]) -> String {
         "{out}"
     );
     token
-}
-
-/// Open an agent stream of `host` with the enrolled files in `dir` to the
-/// gateway at `addr`, saying Hello.
-async fn open(
-    kind: TransportKind,
-    dir: &Path,
-    host: &str,
-    addr: std::net::SocketAddr,
-) -> Result<(CommandStream, mpsc::Sender<AgentMessage>), String> {
-    let transport = Transport::load(
-        kind,
-        host,
-        &dir.join("ca.pem"),
-        &dir.join(format!("agent-{host}.pem")),
-        &dir.join(format!("agent-{host}-key.pem")),
-    )
-    .map_err(|e| e.to_string())?;
-    let (tx, rx) = mpsc::channel(16);
-    let hello = Body::Hello(Hello {
-        hostname: host.into(),
-        version: "test".into(),
-        ..Default::default()
-    });
-    tx.send(AgentMessage { body: Some(hello) }).await.unwrap();
-    let stream = transport
-        .open(&addr.to_string(), rx)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((stream, tx))
 }
 
 /// The servers `node`'s gateway has connected now.

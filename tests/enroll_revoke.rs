@@ -9,16 +9,14 @@
 #[allow(dead_code)]
 mod common;
 
-use common::agents::{enroll, start_agent};
+use common::agents::{enroll, open_stream, start_agent};
 use common::cluster::*;
 use common::http::request;
 use common::site::*;
 use common::wait_until;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use x2gobroker::agent::proto::{agent_message::Body, AgentMessage, Hello};
-use x2gobroker::agent::transport::{CommandStream, Transport, TransportKind};
+use x2gobroker::agent::transport::TransportKind;
 
 const CONF: &str = "[global]\nrequire-password = false\n";
 const PROFILES: &str = "[p]\nname=P\nhost=127.0.0.9\nbroker-portscan-x2goservers = false\n";
@@ -52,38 +50,10 @@ fn enroll_through(site: &Site, node: &ClusterNode, https_ca: &Path, dir: &Path) 
     assert!(ok, "{text}");
 }
 
-/// Open `HOST`'s agent stream with the files in `dir` to `addr`, saying Hello.
-async fn open(
-    kind: TransportKind,
-    dir: &Path,
-    addr: std::net::SocketAddr,
-) -> Result<(CommandStream, mpsc::Sender<AgentMessage>), String> {
-    let transport = Transport::load(
-        kind,
-        HOST,
-        &dir.join("ca.pem"),
-        &dir.join(format!("agent-{HOST}.pem")),
-        &dir.join(format!("agent-{HOST}-key.pem")),
-    )
-    .map_err(|e| e.to_string())?;
-    let (tx, rx) = mpsc::channel(16);
-    let hello = Body::Hello(Hello {
-        hostname: HOST.into(),
-        version: "test".into(),
-        ..Default::default()
-    });
-    tx.send(AgentMessage { body: Some(hello) }).await.unwrap();
-    let stream = transport
-        .open(&addr.to_string(), rx)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((stream, tx))
-}
-
 /// Why a connection attempt of `HOST` to `addr` ends (within 5 s); None
 /// when it stays open.
 async fn refusal(kind: TransportKind, dir: &Path, addr: std::net::SocketAddr) -> Option<String> {
-    match open(kind, dir, addr).await {
+    match open_stream(kind, dir, HOST, addr).await {
         Err(e) => Some(e),
         Ok((mut stream, _tx)) => {
             match tokio::time::timeout(Duration::from_secs(5), stream.message()).await {
@@ -120,7 +90,7 @@ fn a_revoked_agent_is_cut_off_by_every_node_and_a_re_enrolled_one_works() {
     // One stream per node: gRPC, QUIC, gRPC.
     let mut streams = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let opened = rt.block_on(open(kind_for(i), &old, node.agents.unwrap()));
+        let opened = rt.block_on(open_stream(kind_for(i), &old, HOST, node.agents.unwrap()));
         streams.push(opened.unwrap_or_else(|e| panic!("node {}: {e}", node.id)));
         wait_until("connected", Duration::from_secs(10), || {
             connected_here(node) == 1
@@ -155,7 +125,7 @@ fn a_revoked_agent_is_cut_off_by_every_node_and_a_re_enrolled_one_works() {
             "node {}",
             node.id
         );
-        let opened = rt.block_on(open(kind_for(i), &new, addr));
+        let opened = rt.block_on(open_stream(kind_for(i), &new, HOST, addr));
         let _open = opened.unwrap_or_else(|e| panic!("node {}: {e}", node.id));
         wait_until(
             "the re-enrolled agent connected",

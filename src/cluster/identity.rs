@@ -117,9 +117,17 @@ pub enum Rpc {
     RevokeAgent,
 }
 
+/// The roles an RPC is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callers {
+    Nodes,
+    Admins,
+    NodesAndAdmins,
+}
+
 impl Rpc {
-    /// Whether `role` may call this RPC.
-    pub fn allows(self, role: &Role) -> bool {
+    /// Who may call this RPC: the one place that says so.
+    fn callers_are(self) -> Callers {
         match self {
             Rpc::AppendEntries
             | Rpc::Vote
@@ -127,7 +135,7 @@ impl Rpc {
             | Rpc::Submit
             | Rpc::ReadIndex
             | Rpc::LoginLimit
-            | Rpc::AgentOrder => matches!(role, Role::Node(_)),
+            | Rpc::AgentOrder => Callers::Nodes,
             Rpc::AddNode
             | Rpc::RemoveNode
             | Rpc::Reload
@@ -136,25 +144,26 @@ impl Rpc {
             | Rpc::Drain
             | Rpc::Sessions
             | Rpc::AgentToken
-            | Rpc::RevokeAgent => matches!(role, Role::Admin(_)),
-            Rpc::Status => matches!(role, Role::Node(_) | Role::Admin(_)),
+            | Rpc::RevokeAgent => Callers::Admins,
+            Rpc::Status => Callers::NodesAndAdmins,
+        }
+    }
+
+    /// Whether `role` may call this RPC.
+    pub fn allows(self, role: &Role) -> bool {
+        match self.callers_are() {
+            Callers::Nodes => matches!(role, Role::Node(_)),
+            Callers::Admins => matches!(role, Role::Admin(_)),
+            Callers::NodesAndAdmins => matches!(role, Role::Node(_) | Role::Admin(_)),
         }
     }
 
     /// Who may call it, for refusals.
     fn callers(self) -> &'static str {
-        match self {
-            Rpc::Status => "nodes and admins",
-            Rpc::AddNode
-            | Rpc::RemoveNode
-            | Rpc::Reload
-            | Rpc::Snapshot
-            | Rpc::Servers
-            | Rpc::Drain
-            | Rpc::Sessions
-            | Rpc::AgentToken
-            | Rpc::RevokeAgent => "admin certificates",
-            _ => "cluster nodes",
+        match self.callers_are() {
+            Callers::Nodes => "cluster nodes",
+            Callers::Admins => "admin certificates",
+            Callers::NodesAndAdmins => "nodes and admins",
         }
     }
 }

@@ -104,3 +104,41 @@ pub fn enroll(url: &str, token: &str, out: &Path, host: &str, broker_ca: &Path) 
         ),
     )
 }
+
+/// Open an agent stream of `host` with the enrolled or generated files in
+/// `dir` (`ca.pem`, `agent-HOST.pem`, `agent-HOST-key.pem`) to the gateway
+/// at `addr` over `kind`, saying Hello first.
+pub async fn open_stream(
+    kind: x2gobroker::agent::transport::TransportKind,
+    dir: &Path,
+    host: &str,
+    addr: std::net::SocketAddr,
+) -> Result<
+    (
+        x2gobroker::agent::transport::CommandStream,
+        tokio::sync::mpsc::Sender<x2gobroker::agent::proto::AgentMessage>,
+    ),
+    String,
+> {
+    use x2gobroker::agent::proto::{agent_message::Body, AgentMessage, Hello};
+    let transport = x2gobroker::agent::transport::Transport::load(
+        kind,
+        host,
+        &dir.join("ca.pem"),
+        &dir.join(format!("agent-{host}.pem")),
+        &dir.join(format!("agent-{host}-key.pem")),
+    )
+    .map_err(|e| e.to_string())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let hello = Body::Hello(Hello {
+        hostname: host.into(),
+        version: "test".into(),
+        ..Default::default()
+    });
+    tx.send(AgentMessage { body: Some(hello) }).await.unwrap();
+    let stream = transport
+        .open(&addr.to_string(), rx)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((stream, tx))
+}
