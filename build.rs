@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // No transport constructor: its `connect` would clash with the `Connect` RPC.
     tonic_prost_build::configure()
         .build_transport(false)
+        .codec_path("crate::agent::codec::AgentCodec")
         .compile_protos(&["proto/agent.proto"], &["proto"])?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod addresses;
 pub mod as_user;
 pub mod authkeys;
 pub mod cli;
+pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod frames;

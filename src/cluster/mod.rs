@@ -22,6 +22,7 @@ pub mod request_ids;
 #[cfg(test)]
 mod retry_tests;
 pub mod service;
+mod snapshots;
 #[cfg(test)]
 mod status_tests;
 pub mod store;
@@ -72,6 +73,9 @@ openraft::declare_raft_types!(
 
 pub type Raft = openraft::Raft<TypeConfig>;
 
+/// Log entries per AppendEntries message (openraft's default: 300).
+pub const MAX_PAYLOAD_ENTRIES: u64 = 64;
+
 /// Timing of the Raft group.
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
@@ -80,6 +84,8 @@ pub struct Tuning {
     pub election_max_ms: u64,
     /// Build a snapshot (and purge the log before it) after this many entries.
     pub snapshot_every: u64,
+    /// ... or after this many bytes of log (see `snapshots`).
+    pub snapshot_log_bytes: u64,
     /// How long a write or a read barrier may take before the node answers 503.
     pub deadline: Duration,
 }
@@ -91,6 +97,7 @@ impl From<&RaftTiming> for Tuning {
             election_min_ms: t.election_min_ms,
             election_max_ms: t.election_max_ms,
             snapshot_every: t.snapshot_every,
+            snapshot_log_bytes: t.snapshot_log_bytes,
             deadline: Duration::from_millis(t.deadline_ms),
         }
     }
@@ -161,10 +168,15 @@ impl Node {
             election_timeout_max: tuning.election_max_ms,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(tuning.snapshot_every),
             max_in_snapshot_log_to_keep: (tuning.snapshot_every / 10).max(1),
+            // Entries of agent reports run to tens of kilobytes, and openraft
+            // gives each AppendEntries one heartbeat interval: small payloads
+            // let a follower that fell behind catch up instead of timing out.
+            max_payload_entries: MAX_PAYLOAD_ENTRIES,
             ..Default::default()
         }
         .validate()?;
         let (log, sm) = store::open(data_dir)?;
+        let log_bytes = log.bytes_since_snapshot();
         let machine = sm.shared();
         let peers = network::Peers::new(tls.client);
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm).await?;
@@ -189,6 +201,11 @@ impl Node {
             Arc::downgrade(&node),
             forwarded_queue,
             false,
+        ));
+        tokio::spawn(snapshots::by_log_size(
+            Arc::downgrade(&node),
+            log_bytes,
+            tuning.snapshot_log_bytes,
         ));
         let first = members.keys().next().copied();
         let initialised = node.raft.is_initialized().await?;

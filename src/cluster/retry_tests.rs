@@ -13,6 +13,14 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn start(dir: &std::path::Path) -> Arc<Node> {
+    start_with(dir, 1000, 16 << 20).await
+}
+
+async fn start_with(
+    dir: &std::path::Path,
+    snapshot_every: u64,
+    snapshot_log_bytes: u64,
+) -> Arc<Node> {
     let members = BTreeMap::from([(
         1,
         Member {
@@ -24,7 +32,8 @@ async fn start(dir: &std::path::Path) -> Arc<Node> {
         heartbeat_ms: 50,
         election_min_ms: 150,
         election_max_ms: 300,
-        snapshot_every: 1000,
+        snapshot_every,
+        snapshot_log_bytes,
         deadline: WAIT,
     };
     // A node stopped just before may still hold the database for a moment.
@@ -103,5 +112,40 @@ async fn finding12_a_retried_write_applies_once_across_snapshot_and_restart() {
     assert_eq!(node.read_state(State::digest), digest);
     assert_eq!(propose(&node, &redeem).await, accepted);
     assert!(cookie(&node, "c2"));
+    node.raft.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_past_its_size_limit_is_snapshotted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Never by entry count; by size after 4 KiB of log.
+    let node = start_with(&data, 1_000_000, 4096).await;
+    assert!(node.raft.metrics().borrow().snapshot.is_none());
+    for i in 0..100 {
+        node.submit(Command::IssueCookie {
+            user: format!("user{i}"),
+            cookie: format!("cookie-{i}-{}", "x".repeat(64)),
+            ip: "127.0.0.1".into(),
+            at: 100 + i,
+        })
+        .await
+        .unwrap();
+    }
+    node.raft
+        .wait(Some(WAIT))
+        .metrics(|m| m.snapshot.is_some(), "a snapshot by size")
+        .await
+        .unwrap();
+    let digest = node.read_state(State::digest);
+    node.raft.shutdown().await.unwrap();
+    drop(node);
+    // The snapshot and the log after it give back the same state.
+    let node = start_with(&data, 1_000_000, 4096).await;
+    node.read_barrier().await.unwrap();
+    assert_eq!(node.read_state(State::digest), digest);
+    assert!(node.read_state(|s: &State| s
+        .cookie("user99", &format!("cookie-99-{}", "x".repeat(64)))
+        .is_some()));
     node.raft.shutdown().await.unwrap();
 }

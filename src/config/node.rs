@@ -26,11 +26,15 @@ pub struct RaftTiming {
     pub election_min_ms: u64,
     pub election_max_ms: u64,
     pub snapshot_every: u64,
+    /// Also build a snapshot once the log written since the last one holds
+    /// this many bytes (agent reports make large entries).
+    pub snapshot_log_bytes: u64,
     pub deadline_ms: u64,
 }
 
 /// The defaults: a heartbeat every 40 ms, elections after 200-400 ms of
-/// silence, a snapshot every 10,000 entries, 3 s for a write or read barrier.
+/// silence, a snapshot every 10,000 entries or 16 MiB of log, 3 s for a
+/// write or read barrier.
 impl Default for RaftTiming {
     fn default() -> Self {
         RaftTiming {
@@ -38,6 +42,7 @@ impl Default for RaftTiming {
             election_min_ms: 200,
             election_max_ms: 400,
             snapshot_every: 10_000,
+            snapshot_log_bytes: 16 << 20,
             deadline_ms: 3_000,
         }
     }

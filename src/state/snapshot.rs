@@ -12,10 +12,11 @@ use super::requests::{RequestId, RequestRecord};
 use super::servers::ServerRecord;
 use super::sessions::SessionRecord;
 use super::State;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
 
 /// The serialized form of a `State`.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Snapshot {
     cookies: Vec<((String, String), CookieRecord)>,
     placements: Vec<((String, String), PlacementRecord)>,
@@ -36,42 +37,47 @@ struct Snapshot {
     agent_hosts: Vec<(String, HostTrust)>,
 }
 
+/// A `Snapshot` borrowed from a `State`: each table as the sequence of its
+/// (key, record) pairs, the same JSON as `Snapshot`'s vectors.
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    #[serde(serialize_with = "pairs")]
+    cookies: &'a BTreeMap<(String, String), CookieRecord>,
+    #[serde(serialize_with = "pairs")]
+    placements: &'a BTreeMap<(String, String), PlacementRecord>,
+    config: &'a Option<(u64, ConfigTexts)>,
+    #[serde(serialize_with = "pairs")]
+    requests: &'a BTreeMap<RequestId, RequestRecord>,
+    #[serde(serialize_with = "pairs")]
+    servers: &'a BTreeMap<String, ServerRecord>,
+    #[serde(serialize_with = "pairs")]
+    sessions: &'a BTreeMap<(String, String), SessionRecord>,
+    #[serde(serialize_with = "pairs")]
+    agent_tokens: &'a BTreeMap<String, TokenRecord>,
+    #[serde(serialize_with = "pairs")]
+    agent_hosts: &'a BTreeMap<String, HostTrust>,
+}
+
+fn pairs<K: Serialize, V: Serialize, S: Serializer>(
+    map: &&BTreeMap<K, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.iter())
+}
+
 impl State {
-    /// The state as snapshot bytes (the derived index is rebuilt on load).
+    /// The state as snapshot bytes (the derived index is rebuilt on load),
+    /// written straight from the tables: no copy of the state is made.
     pub fn to_snapshot(&self) -> Result<Vec<u8>, EncodeError> {
-        let snap = Snapshot {
-            cookies: self
-                .cookies
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            placements: self
-                .placements
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            config: self.config.clone(),
-            requests: self.requests.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            servers: self
-                .servers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            sessions: self
-                .sessions
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            agent_tokens: self
-                .agent_tokens
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            agent_hosts: self
-                .agent_hosts
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+        let snap = SnapshotRef {
+            cookies: &self.cookies,
+            placements: &self.placements,
+            config: &self.config,
+            requests: &self.requests,
+            servers: &self.servers,
+            sessions: &self.sessions,
+            agent_tokens: &self.agent_tokens,
+            agent_hosts: &self.agent_hosts,
         };
         Ok(serde_json::to_vec(&snap)?)
     }

@@ -6,6 +6,13 @@ use super::StorageError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// sled's page cache per database (its default is 1 GiB). Every read of
+/// the broker's state is served from memory (`crate::state::State`); the
+/// store is read back only at start and by Raft replication of recent log
+/// entries, so a small cache costs nothing measurable and keeps a node's
+/// memory bounded under a steady stream of agent reports.
+pub const CACHE_BYTES: u64 = 32 << 20;
+
 /// An open sled database and where it lives.
 #[derive(Clone)]
 pub struct Db {
@@ -22,6 +29,7 @@ impl Db {
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StorageError::Open {
                 path: path.clone(),
