@@ -44,6 +44,7 @@ const WATCHED_FILES: &[&str] = &[
     "/etc/x2go/broker/x2gobroker-sessionprofiles.conf",
     "/etc/pam.d/x2gobroker",
     "/usr/lib/x2go/x2gobroker-agent",
+    "/var/lib/dpkg/info/x2gobroker-common.list",
 ];
 const WATCHED_TREES: &[&str] = &[
     "/etc/systemd/system",
@@ -430,6 +431,40 @@ fn exposure(unit: &str) -> f64 {
     value.unwrap().parse().unwrap()
 }
 
+/// Installs and purges the node's package as on a machine without the
+/// reference: empty file systems over /etc/x2go and /etc/pam.d, and dpkg's
+/// file lists without the reference's configuration files, all in a mount
+/// namespace of this step alone, so the machine's own files are never
+/// touched. postinst copies the examples there, the installed broker
+/// accepts them, and purge takes them (and the directories it made) away.
+/// Returns the script's report.
+fn install_on_a_bare_configuration(node_deb: &Path, scratch: &Path) -> String {
+    const SCRIPT: &str = r#"
+set -e
+mount -t tmpfs -o mode=0755 x2gobroker-rs-test /etc/x2go
+mount -t tmpfs -o mode=0755 x2gobroker-rs-test /etc/pam.d
+deb=$1 scratch=$2
+set -- -e /etc/x2go/x2gobroker.conf -e /etc/x2go/broker/x2gobroker-sessionprofiles.conf -e /etc/pam.d/x2gobroker
+for list in $(grep -l -x "$@" /var/lib/dpkg/info/*.list || true); do
+    grep -v -x "$@" "$list" >"$scratch/${list##*/}" || true
+    mount --bind "$scratch/${list##*/}" "$list"
+done
+dpkg -i "$deb" >/dev/null 2>&1
+cmp /usr/share/x2gobroker-rs/examples/x2gobroker.conf /etc/x2go/x2gobroker.conf
+cmp /usr/share/x2gobroker-rs/examples/x2gobroker-sessionprofiles.conf /etc/x2go/broker/x2gobroker-sessionprofiles.conf
+cmp /usr/share/x2gobroker-rs/pam.d/x2gobroker /etc/pam.d/x2gobroker
+/usr/bin/x2gobroker check-config >/dev/null
+echo "installed: $(cd /etc && find x2go pam.d -mindepth 1 | LC_ALL=C sort | tr '\n' ' ')"
+dpkg --purge x2gobroker-rs >/dev/null 2>&1
+echo "purged: $(cd /etc && find x2go pam.d -mindepth 1 | LC_ALL=C sort | tr '\n' ' ')"
+"#;
+    ok(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--"])
+        .args(["sh", "-c", SCRIPT, "sh"])
+        .arg(node_deb)
+        .arg(scratch))
+}
+
 #[test]
 #[ignore = "needs root and dpkg-deb (builds, installs, runs and purges the Debian packages)"]
 fn packages_install_run_and_purge_cleanly() {
@@ -606,6 +641,15 @@ fn packages_install_run_and_purge_cleanly() {
     // Purge: everything back as it was, the reference's files byte for byte.
     drop(user);
     purge();
+
+    // Where no configuration exists, the package brings its examples.
+    let report = install_on_a_bare_configuration(&node_deb, work.path());
+    assert_eq!(
+        report,
+        "installed: pam.d/x2gobroker x2go/broker x2go/broker/x2gobroker-sessionprofiles.conf \
+         x2go/x2gobroker.conf \npurged: \n",
+        "{report}"
+    );
     let after = machine();
     let diff = differences(&before, &after);
     assert!(diff.is_empty(), "the machine changed: {diff:#?}");
