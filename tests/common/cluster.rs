@@ -3,7 +3,7 @@
 //! agree on, and `x2gobrokerctl` with the site's admin certificate; agent
 //! enrollment (HTTPS and the agent-signing CA) when a test asks for it.
 
-use super::http::{get_within, request, Reply};
+use super::http::{get_within, post_form, Reply};
 use super::processes::{ours_bin, start_node, Running};
 use super::site::{self_signed, Site};
 use super::sockets::{addr_of, loopback, loopback_pair, rebind, rebind_udp};
@@ -79,13 +79,7 @@ impl ClusterNode {
     }
 
     pub fn post(&self, path: &str, body: &str) -> Reply {
-        request(
-            self.http,
-            "POST",
-            path,
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            body.as_bytes(),
-        )
+        post_form(self.http, path, body)
     }
 
     /// `/status` as JSON (None when the node does not answer).

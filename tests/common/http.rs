@@ -47,6 +47,17 @@ pub fn request(
         .unwrap_or_else(|e| panic!("{method} {path} to {addr}: {e}"))
 }
 
+/// A form POST (`application/x-www-form-urlencoded`) on a fresh connection.
+pub fn post_form(addr: SocketAddr, path: &str, body: &str) -> Reply {
+    request(
+        addr,
+        "POST",
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+}
+
 /// One HTTP/1.1 request; `Err` when the server cannot be reached or hangs up early.
 pub fn try_request(
     addr: SocketAddr,

@@ -3,7 +3,7 @@
 //! HTTP`) on a port it chose itself. Each runs with its log in a file of the
 //! site and is killed when its `Running` handle drops.
 
-use super::http::{get_within, request, Reply};
+use super::http::{get_within, post_form, request, Reply};
 use super::site::Site;
 use super::sockets::{addr_of, inherit, listening_port, loopback};
 use super::unique;
@@ -52,13 +52,7 @@ impl Running {
     }
 
     pub fn post(&self, path: &str, body: &str) -> Reply {
-        request(
-            self.addr,
-            "POST",
-            path,
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            body.as_bytes(),
-        )
+        post_form(self.addr, path, body)
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -75,26 +69,32 @@ impl Running {
     /// Wait until our broker answers `/healthz` (its inherited socket
     /// accepts connections before it runs, so connecting proves nothing).
     pub fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            let probe = get_within(
-                self.addr,
-                "/healthz",
-                Duration::from_millis(200),
-                Duration::from_secs(2),
-            );
-            if probe.is_ok_and(|r| r.status == 200) {
-                return;
-            }
-            self.check_alive("broker");
-            std::thread::sleep(Duration::from_millis(50));
+        let addr = self.addr;
+        if !wait_healthy(addr, || self.check_alive("broker")) {
+            panic!("broker did not answer on {addr}: {}", self.log_text());
         }
-        panic!(
-            "broker did not answer on {}: {}",
-            self.addr,
-            self.log_text()
-        );
     }
+}
+
+/// Poll our broker's `/healthz` on `addr` until it answers 200 (true) or
+/// the start timeout passes (false), calling `check_alive` (which panics
+/// when the process is gone) between attempts.
+pub fn wait_healthy(addr: SocketAddr, mut check_alive: impl FnMut()) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        let probe = get_within(
+            addr,
+            "/healthz",
+            Duration::from_millis(200),
+            Duration::from_secs(2),
+        );
+        if probe.is_ok_and(|r| r.status == 200) {
+            return true;
+        }
+        check_alive();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 /// Spawn `cmd` with stdout and stderr in `log`.
