@@ -270,6 +270,13 @@ impl Node {
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
                     return Err((false, Unavailable::NotLeader.into()));
                 }
+                // Raft stopped (the node is shutting down): answer at once, so
+                // that a follower forwarding here tries the next leader.
+                Ok(Err(RaftError::Fatal(f)))
+                    if !matches!(f, openraft::error::Fatal::StorageError(_)) =>
+                {
+                    return Err((false, Unavailable::ShuttingDown.into()));
+                }
                 Ok(Err(e)) => {
                     // A storage failure stops Raft for good: retrying cannot help.
                     let e = ClusterError::from(e);
@@ -359,6 +366,25 @@ impl Node {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(last_error)
+    }
+
+    /// Stop Raft as the node shuts down, once its requests are answered:
+    /// a leader's heartbeats end now, so the other members elect a new
+    /// leader after one lease and election timeout (openraft 0.9 has no
+    /// leadership transfer); everything acknowledged is already committed
+    /// on a majority, so nothing acknowledged is lost.
+    pub async fn leave(&self) {
+        let (leader, applied) = {
+            let m = self.raft.metrics().borrow().clone();
+            (
+                m.current_leader == Some(self.id),
+                m.last_applied.map(|l| l.index),
+            )
+        };
+        tracing::info!(leader, applied, "stopping Raft");
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "stopping Raft");
+        }
     }
 
     /// The address book entry of `id` from the current membership.

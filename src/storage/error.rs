@@ -60,6 +60,30 @@ pub enum StorageError {
         #[source]
         source: DecodeSource,
     },
+    /// The store was written in a format this build does not read (see `format`).
+    #[error(
+        "data directory {}: {file} is in store format {found}, but this x2gobroker ({}) reads store formats {oldest} to {newest}; {} Refusing to start; nothing in the directory was changed",
+        dir.display(),
+        env!("CARGO_PKG_VERSION"),
+        if found > newest { "a newer release wrote it: run that release (or a newer one) on this directory." } else { "an older release wrote it: upgrade through a release that reads it first." }
+    )]
+    FormatUnsupported {
+        dir: PathBuf,
+        file: String,
+        found: u32,
+        oldest: u32,
+        newest: u32,
+    },
+    /// The stored format version is not a number.
+    #[error(
+        "data directory {}: {file} has an unreadable store format version {value:?}; refusing to start",
+        dir.display()
+    )]
+    FormatUnreadable {
+        dir: PathBuf,
+        file: String,
+        value: String,
+    },
     #[error("starting the state writer: {0}")]
     StartWriter(#[source] std::io::Error),
     #[error("state writer stopped")]
