@@ -143,8 +143,13 @@ fn rolling_upgrade_under_load_fails_no_request_and_loses_no_placement() {
         n.rust_log = Some("x2gobroker=info,openraft=warn".into());
     }
     start_all(&site, &mut nodes);
+    let began = Instant::now();
     let (ok, out) = ctl(&site, &nodes[0], &["status"]);
     assert!(ok, "{out}");
+    println!(
+        "x2gobrokerctl status took {} ms",
+        began.elapsed().as_millis()
+    );
 
     let load = Load::start(nodes.iter().map(|n| n.http).collect(), 6, "pool");
     wait_until("the load to place users", Duration::from_secs(30), || {
