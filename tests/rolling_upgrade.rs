@@ -87,6 +87,8 @@ fn ctl_applied(site: &Site, node: &ClusterNode) -> Option<(BTreeMap<u64, u64>, u
 struct Step {
     id: u64,
     was_leader: bool,
+    /// The log line of a leader that handed its leadership over.
+    handed_over: Option<String>,
     stopped: Duration,
     serving: Duration,
     caught_up: Duration,
@@ -97,9 +99,16 @@ struct Step {
 fn replace(site: &Site, nodes: &mut [ClusterNode], i: usize, bin: &Path) -> Step {
     let was_leader = agreed_leader(nodes) == Some(nodes[i].id);
     let began = Instant::now();
-    let status = nodes[i].running.take().unwrap().terminate(STOP_WITHIN);
+    let running = nodes[i].running.take().unwrap();
+    let log = running.log.clone();
+    let status = running.terminate(STOP_WITHIN);
     assert!(status.success(), "node {} exited {status}", nodes[i].id);
     let stopped = began.elapsed();
+    let handed_over = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("handed leadership over"))
+        .map(str::to_string);
     nodes[i].bin = Some(bin.to_path_buf());
     nodes[i].start(site);
     let serving = began.elapsed();
@@ -125,6 +134,7 @@ fn replace(site: &Site, nodes: &mut [ClusterNode], i: usize, bin: &Path) -> Step
     Step {
         id: nodes[i].id,
         was_leader,
+        handed_over,
         stopped,
         serving,
         caught_up: began.elapsed(),
@@ -163,8 +173,14 @@ fn rolling_upgrade_under_load_fails_no_request_and_loses_no_placement() {
     order.extend((0..nodes.len()).filter(|i| nodes[*i].id == leader));
     let mut steps = Vec::new();
     let mut windows = Vec::new();
+    let upgrade = Instant::now();
     for i in order {
         let from = Instant::now();
+        println!(
+            "node {} stopped {} ms into the upgrade",
+            nodes[i].id,
+            from.duration_since(upgrade).as_millis()
+        );
         steps.push(replace(&site, &mut nodes, i, &new));
         windows.push((nodes[i].id, from, Instant::now()));
         assert_eq!(
@@ -177,6 +193,10 @@ fn rolling_upgrade_under_load_fails_no_request_and_loses_no_placement() {
     }
     std::thread::sleep(Duration::from_secs(2));
     let tally = load.finish();
+    for (at, took, what) in tally.slowest(5) {
+        let at = at.duration_since(upgrade).as_millis();
+        println!("slow: {what} began {at} ms into the upgrade, took {took:?}");
+    }
 
     let (p50, p99, max) = tally.percentiles();
     println!(
@@ -202,10 +222,15 @@ fn rolling_upgrade_under_load_fails_no_request_and_loses_no_placement() {
         tally.failures.len(),
         tally.failures
     );
-    assert!(
-        steps.iter().any(|s| s.was_leader),
-        "the leader was replaced too"
-    );
+    let leader = steps
+        .iter()
+        .find(|s| s.was_leader)
+        .expect("the leader was replaced too");
+    let handed_over = leader
+        .handed_over
+        .as_deref()
+        .expect("the leader handed over");
+    println!("leader: {handed_over}");
     // The load ran throughout: placements were acknowledged while each node was being replaced.
     for (id, from, to) in &windows {
         let during = tally

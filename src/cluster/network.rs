@@ -199,6 +199,24 @@ impl Peers {
     }
 }
 
+impl Peers {
+    /// Ask `node`, which has this leader's whole log, to take over from
+    /// `leader` (see `Node::leave`).
+    pub async fn take_over(
+        &self,
+        node: NodeId,
+        member: &Member,
+        leader: NodeId,
+    ) -> Result<(), TransportError> {
+        let mut c = self.client(node, member)?;
+        let reply = c
+            .take_over(request(encode(&leader)?))
+            .await
+            .map_err(TransportError::Call)?;
+        Ok(decode::<Result<(), RemoteFailure>>(reply.get_ref())??)
+    }
+}
+
 impl RaftNetworkFactory<TypeConfig> for Peers {
     type Network = Connection;
 
@@ -276,7 +294,21 @@ impl Connection {
     }
 }
 
+/// While a member is unreachable, the leader tries it again every
+/// `RETRY_SOON` at first (a restart takes a fraction of a second, and the
+/// restarted node's requests wait for what it missed), every `RETRY_LATER`
+/// after `RETRY_SOON_FOR`.
+const RETRY_SOON: Duration = Duration::from_millis(100);
+const RETRY_SOON_FOR: usize = 20;
+const RETRY_LATER: Duration = Duration::from_millis(500);
+
 impl RaftNetwork<TypeConfig> for Connection {
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(
+            std::iter::repeat_n(RETRY_SOON, RETRY_SOON_FOR).chain(std::iter::repeat(RETRY_LATER)),
+        )
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,

@@ -91,6 +91,20 @@ impl RaftTransport for Transport {
         output(&self.node.answer_agent_order(input(&req)?).await)
     }
 
+    async fn take_over(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
+        authorize(&req, Rpc::TakeOver)?;
+        let leader: super::NodeId = input(&req)?;
+        tracing::info!(leader, "the leader is stopping: starting an election");
+        let answer: Result<(), RemoteFailure> = self
+            .node
+            .raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| RemoteFailure::of(&e));
+        output(&answer)
+    }
+
     async fn read_index(&self, req: Request<Payload>) -> Result<Response<Payload>, Status> {
         authorize(&req, Rpc::ReadIndex)?;
         check_format(&req)?;

@@ -84,6 +84,8 @@ pub struct Tally {
     /// Acknowledged placements: (user, selected server "host:port", when).
     pub placed: Vec<(String, String, Instant)>,
     pub latencies: Vec<Duration>,
+    /// Every request: when it began, how long it took, step and user.
+    pub timeline: Vec<(Instant, Duration, String)>,
 }
 
 impl Tally {
@@ -96,6 +98,14 @@ impl Tally {
         }
         let at = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize];
         (at(0.5), at(0.99), *l.last().unwrap())
+    }
+
+    /// The `n` slowest requests: when they began, how long they took, what they were.
+    pub fn slowest(&self, n: usize) -> Vec<(Instant, Duration, String)> {
+        let mut all = self.timeline.clone();
+        all.sort_by_key(|(_, took, _)| std::cmp::Reverse(*took));
+        all.truncate(n);
+        all
     }
 }
 
@@ -216,6 +226,7 @@ impl Client<'_> {
         t.requests += 1;
         t.latencies.push(took);
         let user = self.user;
+        t.timeline.push((began, took, format!("{what} {user}")));
         match sent {
             Ok(sent) => {
                 t.failed_over += (sent.skipped > 0) as u64;
