@@ -84,6 +84,14 @@ pub enum StorageError {
         file: String,
         value: String,
     },
+    /// Stored bytes of a format this build does not read (a newer build's).
+    #[error("{}: {what}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: DecodeSource,
+    },
     #[error("starting the state writer: {0}")]
     StartWriter(#[source] std::io::Error),
     #[error("state writer stopped")]

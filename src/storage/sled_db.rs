@@ -74,6 +74,19 @@ impl Db {
         }
     }
 
+    /// Bytes under `what` in this database of a format this build does not read.
+    pub fn unreadable(
+        &self,
+        what: impl Into<String>,
+        source: impl Into<super::error::DecodeSource>,
+    ) -> StorageError {
+        StorageError::Unreadable {
+            path: self.path(),
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     /// Bytes under `what` in this database that do not decode.
     pub fn corrupt(
         &self,
