@@ -283,8 +283,26 @@ fn rolling_upgrade_under_load_fails_no_request_and_loses_no_placement() {
     }
 }
 
+/// Wait until no handle holds the sled database at `path` (sled's own
+/// threads let it go a moment after the last handle is dropped).
+fn released(path: &Path) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path.join("db")).unwrap();
+    wait_until(
+        "sled to let the database go",
+        Duration::from_secs(10),
+        || {
+            // SAFETY: flock(2) on a descriptor this function owns.
+            let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            // Closing the descriptor (at the end) releases the probe's lock.
+            locked == 0
+        },
+    );
+}
+
 /// Every key and value of every tree of the sled database at `path`.
 fn contents(path: &Path) -> BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>> {
+    released(path);
     let db = sled::open(path).unwrap();
     let mut all = BTreeMap::new();
     for name in db.tree_names() {
@@ -294,15 +312,20 @@ fn contents(path: &Path) -> BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>> {
             all.insert((name.to_vec(), k.to_vec()), v.to_vec());
         }
     }
+    drop(db);
+    released(path);
     all
 }
 
 /// Set the store format version of the (closed) database at `path`, the
 /// documented way: ASCII decimal under `x2gobroker-format` in the default tree.
 fn set_format(path: &Path, version: &str) {
+    released(path);
     let db = sled::open(path).unwrap();
     db.insert("x2gobroker-format", version.as_bytes()).unwrap();
     db.flush().unwrap();
+    drop(db);
+    released(path);
 }
 
 #[test]
@@ -373,4 +396,25 @@ fn a_node_refuses_a_store_of_a_newer_format_and_leaves_it_as_it_was() {
     wait_until("the node to catch up", Duration::from_secs(30), || {
         converged(&nodes, 5)
     });
+}
+
+/// The only voter has nobody to hand its leadership to: it stops at once
+/// (it does not wait the second a leader waits for a follower to catch up).
+#[test]
+fn a_one_member_cluster_stops_at_once_on_sigterm() {
+    let (site, _servers, _) = pool_site();
+    let mut nodes = cluster_nodes(&site, 1, FAST_TIMING);
+    assert_eq!(start_all(&site, &mut nodes), 1);
+    let running = nodes[0].running.take().unwrap();
+    let log = running.log.clone();
+    let began = Instant::now();
+    let status = running.terminate(STOP_WITHIN);
+    let took = began.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_millis(900), "took {took:?}");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("stopping as leader without handing over"),
+        "{log}"
+    );
 }

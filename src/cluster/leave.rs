@@ -31,7 +31,9 @@ impl Node {
                     ms = began.elapsed().as_millis() as u64,
                     "handed leadership over"
                 ),
-                None => tracing::info!("stopping as leader; the others elect a new one"),
+                None => tracing::info!(
+                    "stopping as leader without handing over; the others elect a new one"
+                ),
             }
         }
         if let Err(e) = self.raft.shutdown().await {
@@ -62,10 +64,19 @@ impl Node {
         loop {
             let m = self.raft.metrics().borrow().clone();
             let last = m.last_log_index;
-            let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+            let voters: Vec<NodeId> = m
+                .membership_config
+                .membership()
+                .voter_ids()
+                .filter(|id| *id != self.id)
+                .collect();
+            if voters.is_empty() {
+                // The only voter: nobody to hand over to.
+                return None;
+            }
             let found = m.replication.as_ref().and_then(|r| {
                 r.iter()
-                    .filter(|(id, _)| **id != self.id && voters.contains(id))
+                    .filter(|(id, _)| voters.contains(id))
                     .find(|(_, matched)| matched.map(|l| l.index) == last)
                     .map(|(id, _)| *id)
             });
