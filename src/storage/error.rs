@@ -62,7 +62,7 @@ pub enum StorageError {
     },
     /// The store was written in a format this build does not read (see `format`).
     #[error(
-        "data directory {}: {file} is in store format {found}, but this x2gobroker ({}) reads store formats {oldest} to {newest}; {} Refusing to start; nothing in the directory was changed",
+        "data directory {}: {file} is in store format {found}, but this x2gobroker ({}) reads store formats {oldest} to {newest}; {} Refusing to start; the store is left as it was",
         dir.display(),
         env!("CARGO_PKG_VERSION"),
         if found > newest { "a newer release wrote it: run that release (or a newer one) on this directory." } else { "an older release wrote it: upgrade through a release that reads it first." }
