@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// How long a leader waits for a voter to have its whole log.
 const CATCH_UP_WITHIN: Duration = Duration::from_secs(1);
-/// How long it waits for the election it asked for.
+/// How long it waits for the successor's answer, and then for the election it asked for.
 const ELECTED_WITHIN: Duration = Duration::from_secs(1);
 
 impl Node {
@@ -45,9 +45,20 @@ impl Node {
     async fn hand_over(&self) -> Option<NodeId> {
         let successor = self.caught_up_voter().await?;
         let member = self.member(successor)?;
-        if let Err(e) = self.peers.take_over(successor, &member, self.id).await {
-            tracing::warn!(node = successor, error = %e, "handing leadership over");
-            return None;
+        let asked = self.peers.take_over(successor, &member, self.id);
+        match tokio::time::timeout(ELECTED_WITHIN, asked).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(node = successor, error = %e, "handing leadership over");
+                return None;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    node = successor,
+                    "handing leadership over: no answer in time"
+                );
+                return None;
+            }
         }
         let id = self.id;
         self.raft
