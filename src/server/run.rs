@@ -3,9 +3,8 @@
 //! flight finish, and waits for them up to `SHUTDOWN_GRACE`. A cluster
 //! member keeps Raft and its node-to-node listener until then (requests
 //! in flight may still need them, and followers keep forwarding to a
-//! leader that is leaving), then stops Raft first, so that a leader's
-//! heartbeats end at once and the others elect a new one without waiting
-//! for this process to exit, and only then closes that listener. Every
+//! leader that is leaving), then leaves (`Node::leave`: a leader hands its
+//! leadership over, and Raft stops) before it closes that listener. Every
 //! listener enforces the `ListenerLimits`. The agent gateway, when
 //! configured, serves gRPC on its TCP listener and QUIC on the UDP socket
 //! of the same address, and proposes its agents' reports in the
