@@ -62,20 +62,6 @@ fn select_anywhere(nodes: &[ClusterNode], user: &str) -> String {
     panic!("no node placed {user}");
 }
 
-fn converged(nodes: &[ClusterNode], placements: usize) -> bool {
-    let statuses: Vec<_> = nodes
-        .iter()
-        .filter(|n| n.running.is_some())
-        .map(|n| n.status())
-        .collect();
-    statuses
-        .iter()
-        .all(|s| s.as_ref().is_some_and(|s| s["placements"] == placements))
-        && statuses
-            .windows(2)
-            .all(|w| w[0].as_ref().map(|s| &s["digest"]) == w[1].as_ref().map(|s| &s["digest"]))
-}
-
 #[test]
 fn concurrent_selects_on_all_nodes_never_place_a_user_twice() {
     let (site, _servers) = pool_site();

@@ -105,6 +105,7 @@ pub enum Rpc {
     ReadIndex,
     LoginLimit,
     AgentOrder,
+    TakeOver,
     Status,
     AddNode,
     RemoveNode,
@@ -135,7 +136,8 @@ impl Rpc {
             | Rpc::Submit
             | Rpc::ReadIndex
             | Rpc::LoginLimit
-            | Rpc::AgentOrder => Callers::Nodes,
+            | Rpc::AgentOrder
+            | Rpc::TakeOver => Callers::Nodes,
             Rpc::AddNode
             | Rpc::RemoveNode
             | Rpc::Reload
@@ -196,7 +198,7 @@ mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
 
-    const ALL: [Rpc; 17] = [
+    const ALL: [Rpc; 18] = [
         Rpc::AppendEntries,
         Rpc::Vote,
         Rpc::InstallSnapshot,
@@ -204,6 +206,7 @@ mod tests {
         Rpc::ReadIndex,
         Rpc::LoginLimit,
         Rpc::AgentOrder,
+        Rpc::TakeOver,
         Rpc::Status,
         Rpc::AddNode,
         Rpc::RemoveNode,

@@ -8,7 +8,8 @@
 //! retrying it after a leader change cannot apply it twice. `error` says why
 //! a request failed: unavailable (retry later) or a storage failure;
 //! `batch` caps what is proposed together; `summary` is what `/status`
-//! says of the applied state.
+//! says of the applied state; `leave` stops a node's Raft on shutdown,
+//! handing a leader's leadership over first.
 
 pub mod admin;
 pub mod agent_admin;
@@ -16,6 +17,7 @@ pub mod agent_orders;
 pub mod batch;
 pub mod error;
 pub mod identity;
+mod leave;
 pub mod login_limits;
 pub mod network;
 pub mod request_ids;
@@ -130,6 +132,8 @@ pub struct Node {
     request_ids: request_ids::RequestIds,
     /// What `/status` reports of the applied state, per applied entry.
     summary: summary::SummaryCache,
+    /// Set when the node shuts down: it proposes nothing more (see `leave`).
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 /// What a `Reloader` answers: done, or why not.
@@ -195,6 +199,7 @@ impl Node {
             agent_links: std::sync::OnceLock::new(),
             request_ids: request_ids::RequestIds::new(id),
             summary: summary::SummaryCache::default(),
+            leaving: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(propose_batches(Arc::downgrade(&node), queue, true));
         tokio::spawn(propose_batches(
@@ -271,6 +276,11 @@ impl Node {
         may_forward: bool,
         left: Duration,
     ) -> Result<Outcome, (bool, ClusterError)> {
+        if self.leaving.load(std::sync::atomic::Ordering::Relaxed) {
+            // A leader handing over proposes nothing more; a follower
+            // forwarding here tries the next leader.
+            return Err((false, Unavailable::ShuttingDown.into()));
+        }
         // Another node leads, as far as this one knows: forward without asking the local core.
         let mut leader = self.leader_elsewhere().filter(|_| may_forward);
         if leader.is_none() {
@@ -286,6 +296,13 @@ impl Node {
                 }
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
                     return Err((false, Unavailable::NotLeader.into()));
+                }
+                // Raft stopped (the node is shutting down): answer at once, so
+                // that a follower forwarding here tries the next leader.
+                Ok(Err(RaftError::Fatal(f)))
+                    if !matches!(f, openraft::error::Fatal::StorageError(_)) =>
+                {
+                    return Err((false, Unavailable::ShuttingDown.into()));
                 }
                 Ok(Err(e)) => {
                     // A storage failure stops Raft for good: retrying cannot help.

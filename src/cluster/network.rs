@@ -6,6 +6,12 @@
 //! decode up to that): a log entry is at most half of it (`batch`), and an
 //! AppendEntries request that would be larger is answered here with
 //! openraft's `PayloadTooLarge`, so that openraft sends fewer entries.
+//!
+//! Every request carries the sender's `COMMAND_FORMAT` in the
+//! `FORMAT_HEADER` metadata; a receiver that does not read that format
+//! refuses the request by name (`check_format`) rather than misdecode it.
+//! Requests without the header come from builds older than the header:
+//! format 1.
 
 use super::agent_orders::OrderRequest;
 use super::error::{RemoteFailure, TransportError};
@@ -46,6 +52,47 @@ pub struct Peers {
     channels: Arc<Mutex<HashMap<(NodeId, String), Client>>>,
     /// Mutual TLS towards the other nodes (always: there is no plain mode).
     tls: ClientTlsConfig,
+}
+
+/// The gRPC metadata naming the sender's command format.
+pub const FORMAT_HEADER: &str = "x2gobroker-format";
+
+/// `payload` as a request stamped with this build's command format.
+pub fn request(payload: Payload) -> tonic::Request<Payload> {
+    let mut request = tonic::Request::new(payload);
+    request.metadata_mut().insert(
+        FORMAT_HEADER,
+        tonic::metadata::MetadataValue::from(crate::state::COMMAND_FORMAT),
+    );
+    request
+}
+
+/// The command format a request was sent in, when this build reads it.
+pub fn check_format<T>(req: &tonic::Request<T>) -> Result<u32, tonic::Status> {
+    let found = match req.metadata().get(FORMAT_HEADER) {
+        None => return Ok(1),
+        Some(v) => v.to_str().ok().and_then(|v| v.parse::<u32>().ok()),
+    };
+    match found {
+        Some(f) if (1..=crate::state::COMMAND_FORMAT).contains(&f) => Ok(f),
+        _ => {
+            let shown = req
+                .metadata()
+                .get(FORMAT_HEADER)
+                .map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(20)
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            Err(tonic::Status::failed_precondition(format!(
+                "the sender writes node-to-node command format {shown}; this x2gobroker ({}) reads formats 1 to {}: upgrade this node",
+                env!("CARGO_PKG_VERSION"),
+                crate::state::COMMAND_FORMAT
+            )))
+        }
+    }
 }
 
 /// Node-to-node payloads are bincode: compact, and byte strings (snapshot
@@ -100,7 +147,10 @@ impl Peers {
         cmd: &Command,
     ) -> Result<Outcome, TransportError> {
         let mut c = self.client(leader, member)?;
-        let reply = c.submit(encode(cmd)?).await.map_err(TransportError::Call)?;
+        let reply = c
+            .submit(request(encode(cmd)?))
+            .await
+            .map_err(TransportError::Call)?;
         Ok(decode::<Result<Outcome, RemoteFailure>>(reply.get_ref())??)
     }
 
@@ -108,7 +158,7 @@ impl Peers {
     pub async fn read_index(&self, leader: NodeId, member: &Member) -> Result<u64, TransportError> {
         let mut c = self.client(leader, member)?;
         let reply = c
-            .read_index(Payload::default())
+            .read_index(request(Payload::default()))
             .await
             .map_err(TransportError::Call)?;
         Ok(decode::<Result<u64, RemoteFailure>>(reply.get_ref())??)
@@ -125,7 +175,7 @@ impl Peers {
     ) -> Result<LimitAnswer, TransportError> {
         let mut c = self.client(leader, member)?;
         let reply = c
-            .login_limit(encode(request)?)
+            .login_limit(self::request(encode(request)?))
             .await
             .map_err(TransportError::Call)?;
         decode(reply.get_ref())
@@ -142,10 +192,28 @@ impl Peers {
     ) -> Result<OrderAnswer, TransportError> {
         let mut c = self.client(node, member)?;
         let reply = c
-            .agent_order(encode(request)?)
+            .agent_order(self::request(encode(request)?))
             .await
             .map_err(TransportError::Call)?;
         decode(reply.get_ref())
+    }
+}
+
+impl Peers {
+    /// Ask `node`, which has this leader's whole log, to take over from
+    /// `leader` (see `Node::leave`).
+    pub async fn take_over(
+        &self,
+        node: NodeId,
+        member: &Member,
+        leader: NodeId,
+    ) -> Result<(), TransportError> {
+        let mut c = self.client(node, member)?;
+        let reply = c
+            .take_over(request(encode(&leader)?))
+            .await
+            .map_err(TransportError::Call)?;
+        Ok(decode::<Result<(), RemoteFailure>>(reply.get_ref())??)
     }
 }
 
@@ -209,7 +277,7 @@ impl Connection {
             .client
             .as_mut()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&*e)))?;
-        let mut request = tonic::Request::new(payload);
+        let mut request = request(payload);
         request.set_timeout(timeout);
         let reply = match rpc_kind {
             Rpc::AppendEntries => client.append_entries(request).await,
@@ -226,7 +294,21 @@ impl Connection {
     }
 }
 
+/// While a member is unreachable, the leader tries it again every
+/// `RETRY_SOON` at first (a restart takes a fraction of a second, and the
+/// restarted node's requests wait for what it missed), every `RETRY_LATER`
+/// after `RETRY_SOON_FOR`.
+const RETRY_SOON: Duration = Duration::from_millis(100);
+const RETRY_SOON_FOR: usize = 20;
+const RETRY_LATER: Duration = Duration::from_millis(500);
+
 impl RaftNetwork<TypeConfig> for Connection {
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(
+            std::iter::repeat_n(RETRY_SOON, RETRY_SOON_FOR).chain(std::iter::repeat(RETRY_LATER)),
+        )
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -273,6 +355,25 @@ fn entries_that_fit(entries: usize, encoded: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_carry_the_command_format_and_newer_ones_are_refused() {
+        let stamped = request(Payload::default());
+        assert_eq!(
+            check_format(&stamped).unwrap(),
+            crate::state::COMMAND_FORMAT
+        );
+        // Builds older than the header: format 1.
+        assert_eq!(check_format(&tonic::Request::new(())).unwrap(), 1);
+        for newer in ["2", "x", "0"] {
+            let mut r = tonic::Request::new(());
+            r.metadata_mut()
+                .insert(FORMAT_HEADER, newer.parse().unwrap());
+            let e = check_format(&r).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+            assert!(e.message().contains("upgrade this node"), "{}", e.message());
+        }
+    }
 
     #[test]
     fn oversized_appends_are_split() {

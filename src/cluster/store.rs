@@ -328,9 +328,11 @@ impl StateMachineStore {
     }
 
     fn install(&self, snap: &StoredSnapshot) -> Result<(), OpenError> {
-        let state = State::from_snapshot(&snap.data).map_err(|e| {
-            self.db
-                .corrupt(format!("snapshot {}", snap.meta.snapshot_id), e)
+        let what = format!("snapshot {}", snap.meta.snapshot_id);
+        let state = State::from_snapshot(&snap.data).map_err(|e| match e {
+            // Not corrupt: written by a newer build.
+            e @ crate::state::DecodeError::SnapshotFormat { .. } => self.db.unreadable(what, e),
+            e => self.db.corrupt(what, e),
         })?;
         let mut m = self.machine.write();
         m.state = state;

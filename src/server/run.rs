@@ -1,6 +1,10 @@
 //! Serving a node: every listener's accept loop and connection task is
 //! tracked, and on shutdown the node stops accepting, lets requests in
-//! flight finish, and waits for them up to `SHUTDOWN_GRACE`. Every
+//! flight finish, and waits for them up to `SHUTDOWN_GRACE`. A cluster
+//! member keeps Raft and its node-to-node listener until then (requests
+//! in flight may still need them, and followers keep forwarding to a
+//! leader that is leaving), then leaves (`Node::leave`: a leader hands its
+//! leadership over, and Raft stops) before it closes that listener. Every
 //! listener enforces the `ListenerLimits`. The agent gateway, when
 //! configured, serves gRPC on its TCP listener and QUIC on the UDP socket
 //! of the same address, and proposes its agents' reports in the
@@ -65,6 +69,9 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let (stop_tx, stop) = watch::channel(false);
     let tracker = TaskTracker::new();
+    // Node-to-node: stopped after the frontends (see the module comment).
+    let (stop_raft_tx, stop_raft) = watch::channel(false);
+    let raft_tracker = TaskTracker::new();
     // Raft first: the other members may be waiting for this node's vote.
     if let (Ledger::Cluster(node), Some(listener)) = (&ledger, listeners.raft) {
         let transport = cluster::service::server(node.clone())
@@ -73,11 +80,11 @@ pub async fn run(
         let router = grpc::builder(tls.raft, &limits, NODE_MAX_STREAMS)?
             .add_service(transport)
             .add_service(cluster::admin::server(node.clone()));
-        tracker.spawn(grpc::serve(
+        raft_tracker.spawn(grpc::serve(
             router,
             listener,
             limits,
-            stop.clone(),
+            stop_raft,
             "node-to-node",
             None,
         ));
@@ -197,6 +204,17 @@ pub async fn run(
         task.abort();
     }
     let _ = stop_tx.send(true);
+    drain(&tracker, "connections").await;
+    if let Some(node) = broker.cluster_node() {
+        node.leave().await;
+    }
+    let _ = stop_raft_tx.send(true);
+    drain(&raft_tracker, "node-to-node connections").await;
+    Ok(())
+}
+
+/// Wait for `tracker`'s tasks (connections) up to `SHUTDOWN_GRACE`.
+async fn drain(tracker: &TaskTracker, what: &'static str) {
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -204,10 +222,10 @@ pub async fn run(
     {
         tracing::warn!(
             open = tracker.len(),
-            "connections still open after the shutdown grace period; closing them"
+            what,
+            "still open after the shutdown grace period; closing them"
         );
     }
-    Ok(())
 }
 
 fn log_listening(listener: &TcpListener, scheme: &'static str) {

@@ -2,12 +2,27 @@
 //! everything they need (times, candidate hosts, new cookies) and the
 //! outcomes applying them answers. Both are replicated, so their serde
 //! form is the wire format between cluster nodes.
+//!
+//! That form is bincode (in the Raft log on disk and between nodes), which
+//! is not self-describing: `#[serde(default)]` does not help it, and a
+//! field added to a variant makes every older entry unreadable. Hence:
+//! variants and their fields are never removed, reordered or retyped; a
+//! new command, or a new field of one, is a new variant appended at the
+//! end (older entries keep decoding), and it bumps `COMMAND_FORMAT`, which
+//! every node-to-node request carries (see `cluster::network`), so that a
+//! node of an older build refuses such requests by name instead of failing
+//! to decode them. Until every node runs a build that knows the new
+//! variant, nothing may propose it.
 
 use super::config::ConfigTexts;
 use super::requests::RequestId;
 use super::servers::LoadRecord;
 use super::sessions::SessionRecord;
 use serde::{Deserialize, Serialize};
+
+/// The encoding of `Command` and `Outcome` this build writes (and the
+/// newest it reads); see the module comment for how they evolve.
+pub const COMMAND_FORMAT: u32 = 1;
 
 /// Milliseconds since the Unix epoch, as stamped by the proposing node.
 pub type Millis = u64;

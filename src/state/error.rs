@@ -15,6 +15,12 @@ pub enum DecodeError {
         #[source]
         source: serde_json::Error,
     },
+    /// A snapshot of a format this build does not read.
+    #[error("state snapshot of format {found}: this x2gobroker ({}) reads snapshot formats 1 to {supported}; refused, not applied (upgrade this node)", env!("CARGO_PKG_VERSION"))]
+    SnapshotFormat { found: u32, supported: u32 },
+    /// Bytes that do not start like a state snapshot.
+    #[error("state snapshot without a readable format header")]
+    SnapshotHeader,
     #[error("reading state snapshot: {0}")]
     Snapshot(#[source] serde_json::Error),
 }

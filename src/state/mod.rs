@@ -29,7 +29,7 @@ mod tests;
 
 pub use command::{
     AgentReport, Candidate, Command, CookieRefusal, EnrolledCert, Millis, Outcome, PlacedOutcome,
-    SessionChange, TokenRefusal,
+    SessionChange, TokenRefusal, COMMAND_FORMAT,
 };
 pub use config::ConfigTexts;
 pub use cookies::CookieRecord;
@@ -40,6 +40,7 @@ pub use placements::PlacementRecord;
 pub use requests::{RequestId, RequestRecord, MAX_REQUESTS, REQUEST_TTL_MS};
 pub use servers::{LoadRecord, ServerRecord};
 pub use sessions::SessionRecord;
+pub use snapshot::{check_snapshot_format, snapshot_format, SNAPSHOT_FORMAT};
 
 use cookies::Presented;
 use std::collections::{BTreeMap, BTreeSet};

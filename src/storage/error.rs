@@ -60,6 +60,38 @@ pub enum StorageError {
         #[source]
         source: DecodeSource,
     },
+    /// The store was written in a format this build does not read (see `format`).
+    #[error(
+        "data directory {}: {file} is in store format {found}, but this x2gobroker ({}) reads store formats {oldest} to {newest}; {} Refusing to start; the store is left as it was",
+        dir.display(),
+        env!("CARGO_PKG_VERSION"),
+        if found > newest { "a newer release wrote it: run that release (or a newer one) on this directory." } else { "an older release wrote it: upgrade through a release that reads it first." }
+    )]
+    FormatUnsupported {
+        dir: PathBuf,
+        file: String,
+        found: u32,
+        oldest: u32,
+        newest: u32,
+    },
+    /// The stored format version is not a number.
+    #[error(
+        "data directory {}: {file} has an unreadable store format version {value:?}; refusing to start",
+        dir.display()
+    )]
+    FormatUnreadable {
+        dir: PathBuf,
+        file: String,
+        value: String,
+    },
+    /// Stored bytes of a format this build does not read (a newer build's).
+    #[error("{}: {what}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: DecodeSource,
+    },
     #[error("starting the state writer: {0}")]
     StartWriter(#[source] std::io::Error),
     #[error("state writer stopped")]

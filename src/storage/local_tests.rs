@@ -116,3 +116,51 @@ async fn group_commit_answers_every_submitter() {
         assert!((0..N).all(|i| s.cookie(&format!("u{i}"), &format!("n{i}")).is_some()));
     });
 }
+
+#[tokio::test]
+async fn a_store_of_a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(Store::open(&data).unwrap());
+    // Once the writer thread has let the database go, mark it as written by a newer build.
+    let mut db = None;
+    for _ in 0..100 {
+        match sled::open(data.join(FILE)) {
+            Ok(d) => {
+                db = Some(d);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let db = db.expect("the store let go of its database");
+    assert_eq!(
+        &db.get(super::super::format::FORMAT_KEY).unwrap().unwrap()[..],
+        b"1"
+    );
+    db.insert(super::super::format::FORMAT_KEY, "3").unwrap();
+    db.flush().unwrap();
+    drop(db);
+    let e = loop {
+        match Store::open(&data) {
+            Err(StorageError::Open { .. }) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => break e,
+            Ok(_) => panic!("a store of format 3 was opened"),
+        }
+    };
+    assert!(
+        matches!(
+            e,
+            StorageError::FormatUnsupported {
+                found: 3,
+                newest: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("state.sled is in store format 3"),
+        "{e}"
+    );
+}

@@ -3,9 +3,11 @@
 //! both go through it) in a data directory `private` keeps private; `local`
 //! is the single-node store that applies state commands durably with group
 //! commit; `visibility` measures how fresh applied agent reports are;
-//! `error` says what can go wrong.
+//! `format` checks the store format version of each database; `error`
+//! says what can go wrong.
 
 pub mod error;
+pub mod format;
 pub mod local;
 pub mod private;
 pub mod sled_db;

@@ -1,6 +1,7 @@
 //! The one place a sled database is opened, with the settings every store
 //! of the broker uses, in a private data directory (`private`); the handle
-//! remembers its path for error messages.
+//! remembers its path for error messages. A database of a store format
+//! this build does not read is refused (`format`).
 
 use super::StorageError;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ impl Db {
                 source,
             })?;
         super::private::tighten(&path)?;
+        // Nothing is read from (or written to) a store of a format this build does not know.
+        super::format::check(&db, dir, file)?;
         Ok(Db {
             db,
             path: path.into(),
@@ -76,6 +79,19 @@ impl Db {
         StorageError::Write {
             path: self.path(),
             source,
+        }
+    }
+
+    /// Bytes under `what` in this database of a format this build does not read.
+    pub fn unreadable(
+        &self,
+        what: impl Into<String>,
+        source: impl Into<super::error::DecodeSource>,
+    ) -> StorageError {
+        StorageError::Unreadable {
+            path: self.path(),
+            what: what.into(),
+            source: source.into(),
         }
     }
 

@@ -39,6 +39,10 @@ pub struct ClusterNode {
     pub args: Vec<String>,
     /// `RUST_LOG` for the node; None leaves the broker's default filter.
     pub rust_log: Option<String>,
+    /// The executable to start; None: the one Cargo built.
+    pub bin: Option<PathBuf>,
+    /// The public gRPC API, when `with_grpc` added one.
+    pub grpc: Option<SocketAddr>,
     /// The node's HTTP, Raft and agent gateway (TCP and UDP) sockets, bound
     /// when its file was written and held until its first start; a restart
     /// binds the same addresses again.
@@ -59,6 +63,8 @@ impl ClusterNode {
             running: None,
             args: Vec::new(),
             rust_log: Some("x2gobroker=debug,openraft=warn".into()),
+            bin: None,
+            grpc: None,
             reserved: Vec::new(),
         }
     }
@@ -71,6 +77,16 @@ impl ClusterNode {
         self.args
             .extend(["--metrics".to_string(), addr.to_string()]);
         self.metrics = Some(addr);
+        addr
+    }
+
+    /// Give the node a plain `--grpc` API listener (before its first start).
+    pub fn with_grpc(&mut self) -> SocketAddr {
+        let listener = loopback();
+        let addr = addr_of(&listener);
+        self.reserved.push(listener.into());
+        self.args.extend(["--grpc".to_string(), addr.to_string()]);
+        self.grpc = Some(addr);
         addr
     }
 
@@ -106,6 +122,9 @@ impl ClusterNode {
             if let Some(metrics) = self.metrics {
                 sockets.push(rebind(metrics).into());
             }
+            if let Some(grpc) = self.grpc {
+                sockets.push(rebind(grpc).into());
+            }
             if let Some(https) = self.https {
                 sockets.push(rebind(https).into());
             }
@@ -115,7 +134,9 @@ impl ClusterNode {
         };
         let log = site.path(&format!("node{}-{}.log", self.id, unique()));
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let bin = self.bin.clone().unwrap_or_else(|| ours_bin().into());
         self.running = Some(start_node(
+            &bin,
             &self.toml,
             &args,
             self.rust_log.as_deref(),
@@ -271,6 +292,22 @@ pub fn agreed_leader(nodes: &[ClusterNode]) -> Option<u64> {
         leader = Some(l);
     }
     leader
+}
+
+/// Whether every running node has applied the same state (equal digests)
+/// with `placements` placements.
+pub fn converged(nodes: &[ClusterNode], placements: usize) -> bool {
+    let statuses: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.running.is_some())
+        .map(|n| n.status())
+        .collect();
+    statuses
+        .iter()
+        .all(|s| s.as_ref().is_some_and(|s| s["placements"] == placements))
+        && statuses
+            .windows(2)
+            .all(|w| w[0].as_ref().map(|s| &s["digest"]) == w[1].as_ref().map(|s| &s["digest"]))
 }
 
 /// The highest Raft log index any node reports on `/status` (0 when none answers).

@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests, one module per job: the test
 //! site's files, listening sockets handed to the processes under test,
-//! starting those processes, a minimal HTTP/1.1 client, gRPC clients, test clusters, and
-//! local accounts for PAM.
+//! starting those processes, a minimal HTTP/1.1 client, gRPC clients, test clusters,
+//! round-robin X2Go client load, and local accounts for PAM.
 //!
 //! Each test binary uses only some of these helpers, so every test file
 //! declares this module with `#[allow(dead_code)]`.
@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod farm;
 pub mod grpc;
 pub mod http;
+pub mod load;
 pub mod metrics;
 pub mod processes;
 pub mod site;

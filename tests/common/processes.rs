@@ -43,6 +43,24 @@ impl Drop for Running {
 }
 
 impl Running {
+    /// SIGTERM, and wait (at most `within`) for the process to exit; its status.
+    pub fn terminate(mut self, within: Duration) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running {within:?} after SIGTERM: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -106,10 +124,11 @@ fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
         .unwrap_or_else(|e| panic!("start {what}: {e}"))
 }
 
-/// Start our broker `serve --config toml [args]` on its node file's sockets
-/// `listeners` (TCP and UDP; answering HTTP on `http`), logging to `log`
-/// with `rust_log` (None: the broker's default filter).
+/// Start our broker (the executable `bin`) `serve --config toml [args]`
+/// on its node file's sockets `listeners` (TCP and UDP; answering HTTP on
+/// `http`), logging to `log` with `rust_log` (None: the broker's default filter).
 pub fn start_node(
+    bin: &Path,
     toml: &Path,
     args: &[&str],
     rust_log: Option<&str>,
@@ -117,7 +136,7 @@ pub fn start_node(
     http: SocketAddr,
     log: PathBuf,
 ) -> Running {
-    let mut cmd = Command::new(ours_bin());
+    let mut cmd = Command::new(bin);
     cmd.args(["serve", "--config"]).arg(toml).args(args);
     match rust_log {
         Some(filter) => cmd.env("RUST_LOG", filter),
