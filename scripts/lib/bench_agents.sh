@@ -84,6 +84,9 @@ M0=$(date +%s%N); LOAD0=$(cut -d' ' -f1-3 /proc/loadavg); LM=$(leader)
 sleep "$DUR"
 for p in "${PROCS[@]}"; do C1[$p]=$(cpu_ticks "$p"); done
 M1=$(date +%s%N); LOAD1=$(cut -d' ' -f1-3 /proc/loadavg); LM1=$(leader)
+# Peak RSS with the agents only (ramp and measured period), before wrk adds users.
+declare -A AGENT_RSS
+for n in 1 2 3; do AGENT_RSS[$n]=$(rss_mb "${NPID[$n]}"); done
 term_now "measured"
 cpu_pct() { awk -v a="${C0[$1]}" -v b="${C1[$1]}" -v t="$TICK" -v ns="$((M1 - M0))" 'BEGIN { printf "%.0f", (b - a) / t / (ns / 1e9) * 100 }'; }
 declare -A VIS
@@ -106,13 +109,13 @@ read -r IL_RPS IL_P99 IL_ERR < <(run idle-select-leader "${NHTTP[$L]}" "$WORK/se
 read -r IF_RPS IF_P99 IF_ERR < <(run idle-select-follower "${NHTTP[$F]}" "$WORK/select.lua")
 term_now "idle wrk"
 
-printf '\n| node | role | agents connected | report-to-visible p50 ms | p99 ms | max ms | reports (30 s) | CPU %% | peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '\n| node | role | agents connected | report-to-visible p50 ms | p99 ms | max ms | reports (30 s) | CPU %% | peak RSS MB, agents | peak RSS MB, whole run |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for n in 1 2 3; do
   read -r count p50 p99 max here <<<"${VIS[$n]}"
   role=follower; [ "$n" = "$LM" ] && role=leader; [ "$LM1" != "$LM" ] && role="$role (leader changed to $LM1)"
-  printf '| node %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$role" "$here" "$p50" "$p99" "$max" "$count" "$(cpu_pct "${NPID[$n]}")" "$(rss_mb "${NPID[$n]}")"
+  printf '| node %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$role" "$here" "$p50" "$p99" "$max" "$count" "$(cpu_pct "${NPID[$n]}")" "${AGENT_RSS[$n]}" "$(rss_mb "${NPID[$n]}")"
 done
-printf '| simulator (%s servers, %s) | | | | | | | %s | %s |\n' "$SERVERS" "$TRANSPORT" "$(cpu_pct "$SIM_PID")" "$SIM_RSS"
+printf '| simulator (%s servers, %s) | | | | | | | %s | | %s |\n' "$SERVERS" "$TRANSPORT" "$(cpu_pct "$SIM_PID")" "$SIM_RSS"
 printf '\n| selectsession | with the agents: requests/s | p99 ms | non-2xx | idle: requests/s | p99 ms | non-2xx | with / idle |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
 printf '| via the leader | %s | %s | %s | %s | %s | %s | %s |\n' "$BL_RPS" "$BL_P99" "$BL_ERR" "$IL_RPS" "$IL_P99" "$IL_ERR" "$(ratio "$BL_RPS" "$IL_RPS")"
 printf '| via a follower | %s | %s | %s | %s | %s | %s | %s |\n' "$BF_RPS" "$BF_P99" "$BF_ERR" "$IF_RPS" "$IF_P99" "$IF_ERR" "$(ratio "$BF_RPS" "$IF_RPS")"
