@@ -16,7 +16,6 @@ use common::accounts::TestUser;
 use common::cluster::*;
 use common::http::{request, url_encode};
 use common::site::Site;
-use common::sockets::{addr_of, loopback};
 use common::{unique, wait_until};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -529,14 +528,28 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Driver {
     fn start(profile: &Path) -> Driver {
-        let port = addr_of(&loopback()).port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
+        use std::io::BufRead;
+        // Port 0: chromedriver picks a free port and says which.
+        let mut child = Command::new("chromedriver")
+            .arg("--port=0")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let port: u16 = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("ChromeDriver was started successfully on port ")?
+                    .trim_end_matches('.')
+                    .parse()
+                    .ok()
+            })
+            .expect("chromedriver says its port");
+        // Keep reading what it prints so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         wait_until("chromedriver", Duration::from_secs(20), || {
             webdriver(addr, "GET", "/status", "")
