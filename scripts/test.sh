@@ -7,7 +7,7 @@
 # Tests that need something a machine may lack are #[ignore = "needs ..."]:
 # plain `cargo test` reports them as ignored. This script runs them when
 # their reason names only what is present here (root, the reference broker,
-# python3-x2go, network namespaces, dpkg-deb) and counts the others as skipped. The
+# python3-x2go, network namespaces, dpkg-deb, chromium) and counts the others as skipped. The
 # closing line sums over all test binaries and the doctests:
 #   tests: N passed, N failed, N skipped
 #
@@ -17,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 # Build: libpam. Conformance: the reference broker and Python X2Go. (wrk is the benchmark's: scripts/bench.sh.)
-# Packages (tests/packages.rs): dpkg-dev (dpkg-shlibdeps), lintian, man-db.
-ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon x2gobroker-agent python3-x2go x2goserver sudo openssh-server openssh-client prometheus curl iproute2 procps dpkg-dev binutils lintian man-db groff-base
+# Packages (tests/packages.rs): dpkg-dev (dpkg-shlibdeps), lintian, man-db. The dashboard's browser test: chromium, chromium-driver.
+ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon x2gobroker-agent python3-x2go x2goserver sudo openssh-server openssh-client prometheus curl iproute2 procps dpkg-dev binutils lintian man-db groff-base chromium chromium-driver
 ensure_pam_service
 
 cargo_args=()
@@ -29,11 +29,12 @@ while [ $# -gt 0 ]; do
 done
 
 # What this machine has, for the reasons of ignored tests.
-have_root=""; have_reference=""; have_python_x2go=""; have_netns=""; have_dpkg_deb=""
+have_root=""; have_reference=""; have_python_x2go=""; have_netns=""; have_dpkg_deb=""; have_chromium=""
 [ "$(id -u)" -eq 0 ] && have_root=1
 [ -x /usr/bin/x2gobroker ] && /usr/bin/python3 -c 'import x2gobroker' 2>/dev/null && have_reference=1
 /usr/bin/python3 -c 'import x2go.backends.profiles.httpbroker' 2>/dev/null && have_python_x2go=1
 command -v dpkg-deb >/dev/null && command -v dpkg-shlibdeps >/dev/null && command -v lintian >/dev/null && have_dpkg_deb=1
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && have_chromium=1
 if [ -n "$have_root" ] && ip netns add "x2gotest$$" 2>/dev/null; then
   ip netns del "x2gotest$$" && have_netns=1
 fi
@@ -46,6 +47,7 @@ runnable() {
   if [[ $reason == *"python3-x2go"* ]]; then known=1; [ -n "$have_python_x2go" ] || return 1; fi
   if [[ $reason == *"ip netns"* ]]; then known=1; [ -n "$have_netns" ] || return 1; fi
   if [[ $reason == *"dpkg-deb"* ]]; then known=1; [ -n "$have_dpkg_deb" ] || return 1; fi
+  if [[ $reason == *"chromium"* ]]; then known=1; [ -n "$have_chromium" ] || return 1; fi
   [ -n "$known" ]
 }
 

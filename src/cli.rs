@@ -182,6 +182,9 @@ pub struct ServeArgs {
     /// Its key.
     #[arg(long, value_name = "PEM", requires = "agent_ca")]
     pub agent_ca_key: Option<PathBuf>,
+    /// Members of this group log in to the status dashboard at /admin/ on the HTTPS listeners (with their password, as the frontends check it); without it the dashboard is off.
+    #[arg(long, value_name = "GROUP")]
+    pub admin_group: Option<String>,
 }
 
 /// Where the reference's global file lives unless told otherwise.
@@ -307,8 +310,14 @@ impl ServeArgs {
             _ => file.and_then(|n| Some((n.agent_ca.clone()?, n.agent_ca_key.clone()?))),
         }
         .map(|(cert, key)| server::AgentCaFiles { cert, key });
+        let mut settings = settings(&files, data_dir.as_deref(), self);
+        settings.admin_group = self
+            .admin_group
+            .clone()
+            .or_else(|| file.and_then(|n| n.admin_group.clone()))
+            .filter(|g| !g.is_empty());
         server::Options {
-            settings: settings(&files, data_dir.as_deref(), self),
+            settings,
             http,
             https,
             grpc: self.grpc.or_else(|| file.and_then(|n| n.grpc)),
@@ -377,6 +386,7 @@ fn settings(files: &ConfigArgs, data_dir: Option<&Path>, serve: &ServeArgs) -> S
             })
             .unwrap_or_else(|| PathBuf::from(FALLBACK_BROKER_HOME)),
         autologin_key_ttl: Duration::from_secs(serve.autologin_key_ttl.max(1)),
+        admin_group: serve.admin_group.clone(),
     }
 }
 

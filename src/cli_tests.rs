@@ -105,3 +105,17 @@ fn defaults_without_flags_or_file() {
     let o = serve(&["--https", "127.0.0.1:8443"]).resolve(None);
     assert!(o.http.is_empty());
 }
+
+#[test]
+fn the_admin_group_from_the_flag_or_the_node_file_and_off_by_default() {
+    assert_eq!(serve(&[]).resolve(None).settings.admin_group, None);
+    let with_group = NODE.replace("[[members]]", "admin_group = \"brokeradm\"\n[[members]]");
+    let node = NodeConfig::parse("node1.toml", &with_group).unwrap();
+    let o = serve(&["--config", "node1.toml"]).resolve(Some(node.clone()));
+    assert_eq!(o.settings.admin_group.as_deref(), Some("brokeradm"));
+    let o = serve(&["--config", "node1.toml", "--admin-group", "ops"]).resolve(Some(node));
+    assert_eq!(o.settings.admin_group.as_deref(), Some("ops"));
+    // An empty group name is no group: the dashboard stays off.
+    let o = serve(&["--admin-group", ""]).resolve(None);
+    assert_eq!(o.settings.admin_group, None);
+}

@@ -183,7 +183,7 @@ impl Broker {
     /// failed-login limits first: `Ok(Ok(()))` accepted, `Ok(Err(answer))`
     /// refused or limited, `Err` when the mechanism was too busy to ask. A
     /// mechanism that gives no answer refuses (and says why in the log).
-    async fn check_password(
+    pub(super) async fn check_password(
         &self,
         mechanism: &Mechanism,
         creds: Credentials<'_>,

@@ -14,6 +14,7 @@
 //! `error`.
 
 pub mod access;
+pub mod admin;
 mod autologin;
 pub mod error;
 pub mod ledger;
@@ -67,6 +68,9 @@ pub struct Settings {
     pub broker_home: PathBuf,
     /// How long a session autologin key stays on the server (reference: 20 s).
     pub autologin_key_ttl: Duration,
+    /// Members of this group may use the status dashboard (`/admin/` on
+    /// HTTPS); None turns the dashboard off.
+    pub admin_group: Option<String>,
 }
 
 pub struct Broker {

@@ -69,7 +69,40 @@ pub struct SessionRow {
     pub last_used: String,
 }
 
+impl ServerRow {
+    /// Every server of the applied state, as `x2gobrokerctl servers` and
+    /// the dashboard show them (read after the read barrier).
+    pub fn table(s: &crate::state::State) -> Vec<ServerRow> {
+        s.servers()
+            .map(|(hostname, r)| ServerRow {
+                hostname: hostname.clone(),
+                up: r.up,
+                drained: r.drained,
+                load_factor: r.load.as_ref().map(|l| l.load_factor),
+                sessions: s.sessions_on(hostname).count(),
+                node: r.node,
+                last_report_ms: r.last_report,
+            })
+            .collect()
+    }
+}
+
 impl SessionRow {
+    /// The sessions `query` asks for, from the applied state (read after
+    /// the read barrier).
+    pub fn table(s: &crate::state::State, query: &SessionsQuery) -> Vec<SessionRow> {
+        match &query.user {
+            Some(user) => s
+                .sessions_of(user)
+                .map(|(h, r)| SessionRow::of(h, r))
+                .collect(),
+            None => s
+                .all_sessions()
+                .map(|(h, r)| SessionRow::of(h, r))
+                .collect(),
+        }
+    }
+
     fn of(server: &str, s: &crate::state::SessionRecord) -> Self {
         let field = |i: usize| s.line.split('|').nth(i).unwrap_or_default().to_string();
         SessionRow {
@@ -96,6 +129,28 @@ pub struct SessionsQuery {
 pub struct Drain {
     pub hostname: String,
     pub drained: bool,
+}
+
+impl Drain {
+    /// The state command that carries it out (through the leader).
+    pub fn command(&self) -> Command {
+        Command::DrainServer {
+            hostname: self.hostname.clone(),
+            drained: self.drained,
+        }
+    }
+
+    /// Whether the committed command did it: an unknown server is refused.
+    pub fn settled(&self, outcome: &Outcome) -> Result<(), String> {
+        if *outcome == Outcome::UnknownServer {
+            return Err(format!(
+                "no agent has reported a server named {:?}",
+                self.hostname
+            ));
+        }
+        tracing::info!(server = %crate::logsafe::escaped(&self.hostname), drained = self.drained, "server drain changed");
+        Ok(())
+    }
 }
 
 pub struct AdminService {
@@ -209,19 +264,7 @@ impl Admin for AdminService {
         authorize(&req, Rpc::Servers)?;
         let result: AdminResult<Vec<ServerRow>> = async {
             self.node.read_barrier().await.map_err(|e| self.failed(e))?;
-            Ok(self.node.read_state(|s| {
-                s.servers()
-                    .map(|(hostname, r)| ServerRow {
-                        hostname: hostname.clone(),
-                        up: r.up,
-                        drained: r.drained,
-                        load_factor: r.load.as_ref().map(|l| l.load_factor),
-                        sessions: s.sessions_on(hostname).count(),
-                        node: r.node,
-                        last_report_ms: r.last_report,
-                    })
-                    .collect()
-            }))
+            Ok(self.node.read_state(ServerRow::table))
         }
         .await;
         reply(&result)
@@ -232,16 +275,7 @@ impl Admin for AdminService {
         let query: SessionsQuery = decode(req.get_ref())?;
         let result: AdminResult<Vec<SessionRow>> = async {
             self.node.read_barrier().await.map_err(|e| self.failed(e))?;
-            Ok(self.node.read_state(|s| match &query.user {
-                Some(user) => s
-                    .sessions_of(user)
-                    .map(|(h, r)| SessionRow::of(h, r))
-                    .collect(),
-                None => s
-                    .all_sessions()
-                    .map(|(h, r)| SessionRow::of(h, r))
-                    .collect(),
-            }))
+            Ok(self.node.read_state(|s| SessionRow::table(s, &query)))
         }
         .await;
         reply(&result)
@@ -249,19 +283,9 @@ impl Admin for AdminService {
 
     async fn drain(&self, req: Request<Payload>) -> Result<Response<Payload>, tonic::Status> {
         authorize(&req, Rpc::Drain)?;
-        let Drain { hostname, drained } = decode(req.get_ref())?;
-        let cmd = Command::DrainServer {
-            hostname: hostname.clone(),
-            drained,
-        };
-        let result: AdminResult<()> = match self.node.submit(cmd).await {
-            Ok(Outcome::UnknownServer) => {
-                Err(self.failed(format!("no agent has reported a server named {hostname:?}")))
-            }
-            Ok(_) => {
-                tracing::info!(server = %crate::logsafe::escaped(&hostname), drained, "server drain changed");
-                Ok(())
-            }
+        let drain: Drain = decode(req.get_ref())?;
+        let result: AdminResult<()> = match self.node.submit(drain.command()).await {
+            Ok(outcome) => drain.settled(&outcome).map_err(|e| self.failed(e)),
             Err(e) => Err(self.failed(e)),
         };
         reply(&result)

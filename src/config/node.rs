@@ -81,6 +81,9 @@ pub struct NodeConfig {
     /// gateway trusts it for agent certificates only.
     pub agent_ca: Option<PathBuf>,
     pub agent_ca_key: Option<PathBuf>,
+    /// Members of this group may use the status dashboard (`/admin/` on
+    /// the HTTPS listeners); absent, the dashboard is off.
+    pub admin_group: Option<String>,
     /// The members a fresh cluster starts with (the smallest id initialises it).
     pub members: Vec<MemberConfig>,
     #[serde(default)]

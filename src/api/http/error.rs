@@ -36,6 +36,12 @@ pub enum HttpError {
     BadPubkey(#[from] crate::sshkey::KeyLineError),
     #[error("access denied for user '{0}'")]
     AccessDenied(String),
+    /// A dashboard form with unknown, repeated or overlong fields.
+    #[error("{0}")]
+    BadForm(String),
+    /// A dashboard request refused: no session, a bad CSRF token or origin.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Broker(#[from] BrokerError),
 }
@@ -56,7 +62,9 @@ impl HttpError {
             | HttpError::BadBody(_)
             | HttpError::Form(_)
             | HttpError::Task(_)
-            | HttpError::BadPubkey(_) => StatusCode::BAD_REQUEST,
+            | HttpError::BadPubkey(_)
+            | HttpError::BadForm(_) => StatusCode::BAD_REQUEST,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpError::AccessDenied(_) => StatusCode::UNAUTHORIZED,

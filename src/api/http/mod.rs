@@ -1,10 +1,12 @@
-//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`
-//! and agent enrollment (`/enroll/`, in `enroll`),
+//! The HTTP(S) frontends: routing of the reference's paths plus `/healthz`,
+//! agent enrollment (`/enroll/`, in `enroll`), the status dashboard
+//! (`/admin/`, HTTPS only, in `admin`),
 //! body limits, client addresses, access logging (client values escaped),
 //! and the listeners: a connection cap and a TLS handshake deadline per
 //! listener, half-closed clients answered, and a body over the limit read
 //! (up to a bound) so that its 413 reaches the client.
 
+pub mod admin;
 pub mod enroll;
 pub mod error;
 pub mod form;
@@ -54,6 +56,8 @@ pub struct Context {
     metrics_only: bool,
     /// Agent enrollment, when this node has the agent-signing CA.
     pub enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
+    /// The status dashboard, when an admin group is configured.
+    dashboard: Option<admin::Dashboard>,
 }
 
 impl Context {
@@ -61,11 +65,17 @@ impl Context {
         broker: Arc<Broker>,
         enrollment: Option<Arc<crate::enroll::redeem::Enrollment>>,
     ) -> Arc<Self> {
+        let dashboard = broker
+            .settings
+            .admin_group
+            .as_deref()
+            .map(admin::Dashboard::new);
         Arc::new(Context {
             broker,
             listing: listing::ListingCache::default(),
             metrics_only: false,
             enrollment,
+            dashboard,
         })
     }
 
@@ -76,6 +86,7 @@ impl Context {
             listing: listing::ListingCache::default(),
             metrics_only: true,
             enrollment: None,
+            dashboard: None,
         })
     }
 }
@@ -85,11 +96,16 @@ pub fn client_ip(peer: SocketAddr) -> IpAddr {
     peer.ip().to_canonical()
 }
 
-/// Route and answer one request.
-pub async fn handle(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Route and answer one request (`secure`: it came over TLS).
+pub async fn handle(
+    ctx: Arc<Context>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    secure: bool,
+) -> Response<Body> {
     let id = request_id(&req);
     let span = tracing::info_span!("request", id = %id);
-    let mut answer = tracing::Instrument::instrument(answer(ctx, req, peer), span).await;
+    let mut answer = tracing::Instrument::instrument(answer(ctx, req, peer, secure), span).await;
     if let Ok(value) = hyper::header::HeaderValue::from_str(&id) {
         answer.headers_mut().insert(REQUEST_ID, value);
     }
@@ -123,13 +139,18 @@ fn request_id(req: &Request<Incoming>) -> String {
 }
 
 /// Answer one request (inside its span) and log it.
-async fn answer(ctx: Arc<Context>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn answer(
+    ctx: Arc<Context>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    secure: bool,
+) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let client = client_ip(peer);
     let mut labels = Labels::default();
-    let (answer, failure) = match route(&ctx, req, client, &mut labels).await {
+    let (answer, failure) = match route(&ctx, req, client, secure, &mut labels).await {
         Ok(r) => (r, None),
         Err(e) => (e.response(), Some(e)),
     };
@@ -192,6 +213,7 @@ async fn route(
     ctx: &Context,
     req: Request<Incoming>,
     client: IpAddr,
+    secure: bool,
     labels: &mut Labels,
 ) -> Routed {
     let broker = &ctx.broker;
@@ -233,6 +255,13 @@ async fn route(
                 Ok(response::page(response::APPLICATION_JSON, body))
             }
             _ => Err(get_only()),
+        };
+    }
+    if admin::is_admin_path(&path) {
+        labels.frontend = "admin";
+        return match (&ctx.dashboard, secure) {
+            (Some(dashboard), true) => admin::route(ctx, dashboard, req, client).await,
+            _ => Err(HttpError::NotFound("no dashboard here".into())),
         };
     }
     if path == crate::enroll::wire::PATH || path == "/enroll" {
@@ -373,14 +402,14 @@ pub async fn serve(
             match acceptor {
                 Some(acceptor) => {
                     match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_connection(ctx, tls, peer, stop).await,
+                        Ok(Ok(tls)) => serve_connection(ctx, tls, peer, true, stop).await,
                         Ok(Err(e)) => {
                             tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
                         }
                         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection(ctx, stream, peer, stop).await,
+                None => serve_connection(ctx, stream, peer, false, stop).await,
             }
         });
     }
@@ -391,13 +420,14 @@ async fn serve_connection<I>(
     ctx: Arc<Context>,
     io: I,
     peer: SocketAddr,
+    secure: bool,
     mut stop: watch::Receiver<bool>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(ctx, req, peer).await) }
+        async move { Ok::<_, std::convert::Infallible>(handle(ctx, req, peer, secure).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
