@@ -210,7 +210,7 @@ declare -a NHTTP NRAFT NAGENT NPID
 for n in 1 2 3; do NHTTP[$n]=$(free_port); NRAFT[$n]=$(free_port); NAGENT[$n]=$(free_port); done
 NODE_ARGS=()
 # 5,000 agents over three gateways: more than the default 1,024 connections per listener.
-[ "$MODE" = agents ] && NODE_ARGS=(--max-connections 8192)
+[ "$MODE" = agents ] && NODE_ARGS=(--max-agent-connections 8192)
 members=""
 for n in 1 2 3; do members+=$'[[members]]\n'"id = $n"$'\n'"raft = \"127.0.0.1:${NRAFT[$n]}\""$'\n'"http = \"127.0.0.1:${NHTTP[$n]}\""$'\n\n'; done
 $OURS keygen --out "$WORK/pki" --nodes 1,2,3 >/dev/null

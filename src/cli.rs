@@ -149,9 +149,12 @@ pub struct ServeArgs {
     /// Seconds a session autologin key stays in the user's authorized keys on the server (the agent removes it).
     #[arg(long, default_value_t = 20)]
     pub autologin_key_ttl: u64,
-    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node, agents over TCP and over QUIC); further TCP clients wait, further QUIC clients are refused.
+    /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node); further clients wait.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Open connections on the agent gateway, over TCP and over QUIC each (one per X2Go server); further TCP agents wait, further QUIC agents are refused. Needs as many file descriptors (LimitNOFILE).
+    #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_AGENT_CONNECTIONS)]
+    pub max_agent_connections: usize,
     /// Seconds for a TLS handshake (and for a plain gRPC client's first bytes) before the connection is closed.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_HANDSHAKE_TIMEOUT_SECS)]
     pub handshake_timeout: u64,
@@ -329,6 +332,7 @@ impl ServeArgs {
             node,
             limits: ListenerLimits {
                 max_connections: self.max_connections.max(1),
+                max_agent_connections: self.max_agent_connections.max(1),
                 handshake_timeout: Duration::from_secs(self.handshake_timeout.max(1)),
                 grpc_max_streams: self.grpc_max_streams.max(1),
                 grpc_request_timeout: Duration::from_secs(self.grpc_request_timeout.max(1)),

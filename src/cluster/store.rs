@@ -63,13 +63,21 @@ pub fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     Ok((log, sm))
 }
 
+/// How much log was written since the last snapshot, and how large that
+/// snapshot was (see `cluster::snapshots`).
+#[derive(Debug, Default)]
+pub struct LogGrowth {
+    pub since_snapshot: AtomicU64,
+    pub snapshot: AtomicU64,
+}
+
 /// The Raft log storage.
 #[derive(Clone)]
 pub struct LogStore {
     db: sled::Db,
     tree: sled::Tree,
     /// Bytes appended since the last snapshot began (see `cluster::snapshots`).
-    bytes: Arc<AtomicU64>,
+    bytes: Arc<LogGrowth>,
 }
 
 impl LogStore {
@@ -82,7 +90,7 @@ impl LogStore {
     }
 
     /// The count of bytes appended since the last snapshot began.
-    pub fn bytes_since_snapshot(&self) -> Arc<AtomicU64> {
+    pub fn bytes_since_snapshot(&self) -> Arc<LogGrowth> {
         self.bytes.clone()
     }
 
@@ -201,7 +209,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             written += bytes.len() as u64;
             batch.insert(&log_key(entry.log_id.index), bytes);
         }
-        self.bytes.fetch_add(written, Ordering::Relaxed);
+        self.bytes
+            .since_snapshot
+            .fetch_add(written, Ordering::Relaxed);
         self.tree
             .apply_batch(batch)
             .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))?;
@@ -277,7 +287,7 @@ pub struct StateMachineStore {
     tree: sled::Tree,
     snapshot_seq: u64,
     /// The log store's count of bytes since the last snapshot (reset here).
-    log_bytes: Arc<AtomicU64>,
+    log_bytes: Arc<LogGrowth>,
 }
 
 impl StateMachineStore {
@@ -344,7 +354,7 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        self.log_bytes.store(0, Ordering::Relaxed);
+        self.log_bytes.since_snapshot.store(0, Ordering::Relaxed);
         // Serialised under the read lock, off the async threads: applying
         // waits for it (tens of milliseconds for 50,000 sessions), but no
         // copy of the whole state is made first (it would double the
@@ -373,6 +383,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             data,
         };
         self.save_snapshot(&stored)?;
+        self.log_bytes
+            .snapshot
+            .store(stored.data.len() as u64, Ordering::Relaxed);
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(stored.data)),

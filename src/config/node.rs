@@ -27,7 +27,8 @@ pub struct RaftTiming {
     pub election_max_ms: u64,
     pub snapshot_every: u64,
     /// Also build a snapshot once the log written since the last one holds
-    /// this many bytes (agent reports make large entries).
+    /// this many bytes, and more than that snapshot (agent reports make
+    /// large entries).
     pub snapshot_log_bytes: u64,
     pub deadline_ms: u64,
 }

@@ -12,6 +12,9 @@ pub struct ListenerLimits {
     /// Open connections per listener; further clients wait in the backlog
     /// (TCP) or are refused (the agent gateway's QUIC endpoint).
     pub max_connections: usize,
+    /// Open connections on the agent gateway, per transport: one per X2Go
+    /// server, for as long as it runs (about 40 KB each over gRPC).
+    pub max_agent_connections: usize,
     /// Time for a TLS handshake (HTTPS, gRPC, node-to-node, QUIC), and for a
     /// plain gRPC client's first bytes.
     pub handshake_timeout: Duration,
@@ -22,7 +25,16 @@ pub struct ListenerLimits {
 }
 
 impl ListenerLimits {
+    /// The limits of the agent gateway: its own connection cap.
+    pub fn for_agents(&self) -> ListenerLimits {
+        ListenerLimits {
+            max_connections: self.max_agent_connections,
+            ..*self
+        }
+    }
+
     pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    pub const DEFAULT_MAX_AGENT_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
     pub const DEFAULT_GRPC_MAX_STREAMS: u32 = 100;
     pub const DEFAULT_GRPC_REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -32,6 +44,7 @@ impl Default for ListenerLimits {
     fn default() -> Self {
         ListenerLimits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_agent_connections: Self::DEFAULT_MAX_AGENT_CONNECTIONS,
             handshake_timeout: Duration::from_secs(Self::DEFAULT_HANDSHAKE_TIMEOUT_SECS),
             grpc_max_streams: Self::DEFAULT_GRPC_MAX_STREAMS,
             grpc_request_timeout: Duration::from_secs(Self::DEFAULT_GRPC_REQUEST_TIMEOUT_SECS),
@@ -47,3 +60,24 @@ pub const NODE_MAX_STREAMS: u32 = 1024;
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// ...and the connection is closed when one is not answered within this.
 pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::ListenerLimits;
+
+    #[test]
+    fn the_agent_gateway_has_its_own_connection_cap() {
+        let limits = ListenerLimits {
+            max_connections: 3,
+            max_agent_connections: 7,
+            ..ListenerLimits::default()
+        };
+        let agents = limits.for_agents();
+        assert_eq!(agents.max_connections, 7);
+        assert_eq!(agents.handshake_timeout, limits.handshake_timeout);
+        assert_eq!(
+            ListenerLimits::default().for_agents().max_connections,
+            10_000
+        );
+    }
+}

@@ -138,6 +138,7 @@ pub async fn run(
             Arc::clone(&agents.pending),
             agent_timeout,
         )));
+        let limits = limits.for_agents();
         let (agents_grpc, agents_quic) = match tls.agents {
             Some(t) => (Some(t.grpc), Some(t.quic)),
             None => (None, None),
