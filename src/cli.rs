@@ -15,11 +15,15 @@ use std::time::Duration;
 #[command(
     name = "x2gobroker",
     version,
-    about = "X2Go session broker (drop-in successor of the Python x2gobroker)"
+    about = "X2Go session broker (drop-in successor of the Python x2gobroker)",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    /// None: SSH broker mode (`--task`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub task: crate::sshmode::client::TaskArgs,
     /// Log lines as text or as one JSON object each (for log shippers).
     #[arg(long, global = true, value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,
@@ -185,6 +189,9 @@ pub struct ServeArgs {
     /// Its key.
     #[arg(long, value_name = "PEM", requires = "agent_ca")]
     pub agent_ca_key: Option<PathBuf>,
+    /// Serve SSH broker mode on this Unix socket (mode 0666: callers are known by their peer credentials) [the node file's unix_socket; none by default; the command's default is /run/x2gobroker/broker.sock].
+    #[arg(long, value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
     /// Members of this group log in to the status dashboard at /admin/ on the HTTPS listeners (with their password, as the frontends check it); without it the dashboard is off.
     #[arg(long, value_name = "GROUP")]
     pub admin_group: Option<String>,
@@ -212,13 +219,18 @@ pub enum CliError {
     Docs(#[from] crate::docs::DocsError),
     #[error(transparent)]
     SshKeygen(#[from] crate::ssh_keygen::SshKeygenError),
+    #[error("no command given (serve, check-config, keygen; or --task)")]
+    NoCommand,
 }
 
 /// Run the command line; the returned error is printed by the binary.
 /// `inherited` holds the sockets passed by the service manager (see
 /// `server::listen`), taken before the runtime started its threads.
 pub async fn run(cli: Cli, inherited: Inherited) -> Result<(), CliError> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return Err(CliError::NoCommand);
+    };
+    match command {
         Command::CheckConfig(files) => {
             let defaults = ServeArgs::parse_from(["serve"]);
             let loaded = broker::load_config(&settings(&files, None, &defaults))?;
@@ -313,6 +325,10 @@ impl ServeArgs {
             _ => file.and_then(|n| Some((n.agent_ca.clone()?, n.agent_ca_key.clone()?))),
         }
         .map(|(cert, key)| server::AgentCaFiles { cert, key });
+        let unix_socket = self
+            .unix_socket
+            .clone()
+            .or_else(|| file.and_then(|n| n.unix_socket.clone()));
         let mut settings = settings(&files, data_dir.as_deref(), self);
         settings.admin_group = self
             .admin_group
@@ -341,6 +357,7 @@ impl ServeArgs {
             agent_tls,
             agent_ca,
             agent_timeout: Duration::from_millis(self.agent_timeout_ms.max(1)),
+            unix_socket,
         }
     }
 

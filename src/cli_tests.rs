@@ -119,3 +119,58 @@ fn the_admin_group_from_the_flag_or_the_node_file_and_off_by_default() {
     let o = serve(&["--admin-group", ""]).resolve(None);
     assert_eq!(o.settings.admin_group, None);
 }
+
+#[test]
+fn ssh_mode_flags_beside_the_commands() {
+    // X2Go Client's command lines.
+    let cli = Cli::try_parse_from([
+        "x2gobroker",
+        "--user",
+        "alice",
+        "--authid",
+        "c00k1e",
+        "--task",
+        "selectsession",
+        "--sid",
+        "p1",
+    ])
+    .unwrap();
+    assert!(cli.command.is_none());
+    assert_eq!(cli.task.task.as_deref(), Some("selectsession"));
+    assert_eq!(cli.task.user.as_deref(), Some("alice"));
+    assert_eq!(cli.task.auth_cookie.as_deref(), Some("c00k1e"));
+    assert_eq!(cli.task.profile_id.as_deref(), Some("p1"));
+    assert_eq!(
+        cli.task.socket,
+        PathBuf::from(crate::sshmode::DEFAULT_SOCKET)
+    );
+    let cli =
+        Cli::try_parse_from(["x2gobroker", "--task", "testcon", "--next-authid", "n"]).unwrap();
+    assert_eq!(cli.task.auth_cookie.as_deref(), Some("n"));
+    // The commands are unchanged, and do not mix with the task flags.
+    let cli = Cli::try_parse_from(["x2gobroker", "serve", "--unix-socket", "/run/b.sock"]).unwrap();
+    let Some(Command::Serve(serve)) = cli.command else {
+        panic!("not serve");
+    };
+    assert_eq!(serve.unix_socket, Some(PathBuf::from("/run/b.sock")));
+    assert!(Cli::try_parse_from(["x2gobroker", "--task", "testcon", "serve"]).is_err());
+    assert!(Cli::try_parse_from(["x2gobroker", "check-config", "--task", "testcon"]).is_err());
+}
+
+#[test]
+fn the_ssh_mode_socket_from_the_node_file() {
+    let with_socket = NODE.replace(
+        "[[members]]",
+        "unix_socket = \"/run/x2gobroker/broker.sock\"\n[[members]]",
+    );
+    let node = NodeConfig::parse("node1.toml", &with_socket).unwrap();
+    let o = serve(&["--config", "node1.toml"]).resolve(Some(node.clone()));
+    assert_eq!(
+        o.unix_socket,
+        Some(PathBuf::from("/run/x2gobroker/broker.sock"))
+    );
+    let o = serve(&["--unix-socket", "/tmp/b.sock"]).resolve(Some(node));
+    assert_eq!(o.unix_socket, Some(PathBuf::from("/tmp/b.sock")));
+    let o = serve(&[]).resolve(None);
+    assert_eq!(o.unix_socket, None);
+}

@@ -27,6 +27,7 @@ pub mod refagent;
 pub mod server;
 pub mod ssh_keygen;
 pub mod sshkey;
+pub mod sshmode;
 pub mod sshpub;
 pub mod state;
 pub mod storage;

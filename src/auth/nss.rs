@@ -270,6 +270,25 @@ fn lookup_account(user: &str) -> Result<Option<Account>, NssError> {
     })
 }
 
+/// The login name of `uid` (`getpwuid_r`); None when no account has it
+/// or the lookup failed.
+pub fn user_name(uid: u32) -> Option<String> {
+    reentrant("getpwuid_r", &uid.to_string(), |buf| {
+        // SAFETY: reentrant lookup into the caller's buffer; the name is
+        // copied out before the buffer is reused or dropped.
+        unsafe {
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut res: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut res);
+            let name = (rc == 0 && !res.is_null())
+                .then(|| CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned());
+            (rc, name)
+        }
+    })
+    .ok()
+    .flatten()
+}
+
 /// The name of the primary group of `user`, if the user and group exist.
 fn primary_group(user: &str) -> Result<Option<String>, NssError> {
     match lookup_account(user)? {
@@ -321,5 +340,7 @@ mod tests {
         assert_eq!((root.uid, root.gid), (0, 0));
         assert!(root.home.is_absolute());
         assert_eq!(account("no-such-user-x2go"), None);
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert_eq!(user_name(u32::MAX - 7), None);
     }
 }

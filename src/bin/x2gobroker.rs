@@ -9,6 +9,10 @@ const DEFAULT_LOG_FILTER: &str = "warn,x2gobroker=info";
 fn main() -> std::process::ExitCode {
     let cli = x2gobroker::cli::Cli::parse();
     x2gobroker::logging::init(cli.log_format, DEFAULT_LOG_FILTER);
+    if cli.command.is_none() {
+        // SSH broker mode: one request to the local node, no runtime needed.
+        return x2gobroker::sshmode::client::run(&cli.task);
+    }
     // Sockets from the service manager are taken while the process has one thread.
     let inherited = match x2gobroker::server::listen::Inherited::from_env() {
         Ok(i) => i,

@@ -47,6 +47,30 @@ impl Broker {
         creds: Credentials<'_>,
         issue_cookie: bool,
     ) -> Result<Access, BrokerError> {
+        self.access(loaded, backend, creds, issue_cookie, false)
+            .await
+    }
+
+    /// The access check of SSH broker mode: the user logged in over SSH, so
+    /// the password counts as accepted (the reference's
+    /// `override_password_auth`); cookies are checked and issued as usual.
+    pub async fn check_access_logged_in(
+        &self,
+        loaded: &Loaded,
+        backend: Backend,
+        creds: Credentials<'_>,
+    ) -> Result<Access, BrokerError> {
+        self.access(loaded, backend, creds, true, true).await
+    }
+
+    async fn access(
+        &self,
+        loaded: &Loaded,
+        backend: Backend,
+        creds: Credentials<'_>,
+        issue_cookie: bool,
+        logged_in: bool,
+    ) -> Result<Access, BrokerError> {
         let Credentials {
             user,
             password,
@@ -78,7 +102,7 @@ impl Broker {
         }
         if presented_my_cookie || cookie.is_empty() {
             return self
-                .password_login(loaded, backend, creds, issue_cookie)
+                .password_login(loaded, backend, creds, issue_cookie, logged_in)
                 .await;
         }
         self.cookie_login(loaded, creds).await
@@ -141,18 +165,22 @@ impl Broker {
         self.ledger.read(|s| s.cookie(user, cookie).is_some())
     }
 
-    /// A password login behind the failed-login limiter; on success a fresh
-    /// cookie (stored in the ledger when `issue_cookie`).
+    /// A password login behind the failed-login limiter (none when
+    /// `logged_in` over SSH); on success a fresh cookie (stored in the
+    /// ledger when `issue_cookie`).
     async fn password_login(
         &self,
         loaded: &Loaded,
         backend: Backend,
         creds: Credentials<'_>,
         issue_cookie: bool,
+        logged_in: bool,
     ) -> Result<Access, BrokerError> {
         let Credentials { user, ip, .. } = creds;
         let mechanism = Mechanism::from_conf(&loaded.conf, backend.name());
-        if mechanism.checks_password() {
+        if logged_in {
+            // Authenticated by the SSH login (see `check_access_logged_in`).
+        } else if mechanism.checks_password() {
             if let Err(refused) = self.check_password(&mechanism, creds).await? {
                 return Ok(refused);
             }

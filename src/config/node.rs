@@ -85,6 +85,9 @@ pub struct NodeConfig {
     /// Members of this group may use the status dashboard (`/admin/` on
     /// the HTTPS listeners); absent, the dashboard is off.
     pub admin_group: Option<String>,
+    /// SSH broker mode's Unix socket (`--unix-socket`).
+    #[serde(default)]
+    pub unix_socket: Option<PathBuf>,
     /// The members a fresh cluster starts with (the smallest id initialises it).
     pub members: Vec<MemberConfig>,
     #[serde(default)]

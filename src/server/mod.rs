@@ -34,6 +34,11 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("binding the Unix socket {}: {source}", path.display())]
+    BindUnix {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("binding UDP {addr}: {source}")]
     BindUdp {
         addr: SocketAddr,
@@ -103,6 +108,8 @@ pub struct Options {
     pub agent_ca: Option<AgentCaFiles>,
     /// A server whose agent is silent this long is marked down.
     pub agent_timeout: std::time::Duration,
+    /// SSH broker mode's Unix socket.
+    pub unix_socket: Option<PathBuf>,
 }
 
 /// The agent-signing CA's certificate and key.
@@ -216,6 +223,16 @@ pub async fn start(opts: Options, mut inherited: Inherited) -> Result<(), Server
             .transpose()?,
         agents,
         agents_udp,
+        unix: opts
+            .unix_socket
+            .as_deref()
+            .map(|path| {
+                crate::sshmode::node::bind(path).map_err(|source| ServerError::BindUnix {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })
+            .transpose()?,
     };
     inherited.close_unclaimed();
     // Cookies, the Raft log and snapshots: nobody else's to read.

@@ -42,6 +42,8 @@ pub struct Listeners {
     pub agents: Option<TcpListener>,
     /// The agent gateway's QUIC socket, at the same address (UDP).
     pub agents_udp: Option<std::net::UdpSocket>,
+    /// SSH broker mode's Unix socket.
+    pub unix: Option<tokio::net::UnixListener>,
 }
 
 /// TLS for the listeners that have it.
@@ -184,6 +186,22 @@ pub async fn run(
             listener,
             tls,
             limits,
+            stop.clone(),
+            tracker.clone(),
+        ));
+    }
+    if let Some(listener) = listeners.unix {
+        match listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+        {
+            Some(path) => tracing::info!(path = %path, scheme = "ssh-mode", "listening"),
+            None => tracing::info!(scheme = "ssh-mode", "listening"),
+        }
+        tracker.spawn(crate::sshmode::node::serve(
+            broker.clone(),
+            listener,
             stop.clone(),
             tracker.clone(),
         ));

@@ -190,35 +190,14 @@ struct Answer<'a> {
 impl Answer<'_> {
     fn render(self) -> Response<Body> {
         match self.dialect {
-            Dialect::Plain => {
-                let size: usize = self.profiles.iter().map(|(_, t)| t.len()).sum();
-                let mut out = String::with_capacity(128 + size);
-                if let Some(c) = &self.next_cookie {
-                    out.push_str("AUTHID:");
-                    out.push_str(c);
-                    out.push('\n');
-                }
-                out.push_str("Access granted\n");
-                if !self.profiles.is_empty() {
-                    out.push_str("START_USER_SESSIONS\n\n");
-                    for (_, section) in &self.profiles {
-                        out.push_str(section);
-                    }
-                    out.push_str("END_USER_SESSIONS\n");
-                }
-                if let Some(s) = &self.selected {
-                    out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
-                    if let Some(key) = &s.private_key {
-                        out.push_str(key);
-                    }
-                    if let Some(info) = &s.session_info {
-                        out.push_str("SESSION_INFO:");
-                        out.push_str(info);
-                        out.push('\n');
-                    }
-                }
-                response::ok(TEXT_PLAIN, out)
-            }
+            Dialect::Plain => response::ok(
+                TEXT_PLAIN,
+                plain_answer(
+                    self.next_cookie.as_deref(),
+                    &self.profiles,
+                    self.selected.as_ref(),
+                ),
+            ),
             Dialect::Json => {
                 let mut payload = vec![
                     ("task".to_string(), Json::str(self.task.name(self.dialect))),
@@ -255,6 +234,43 @@ impl Answer<'_> {
             }
         }
     }
+}
+
+/// The plain answer of a granted request: the next cookie, `Access
+/// granted`, the profile sections (laid out) and the selected server.
+/// SSH broker mode prints the same text.
+pub fn plain_answer(
+    next_cookie: Option<&str>,
+    profiles: &[(String, String)],
+    selected: Option<&Selected>,
+) -> String {
+    let size: usize = profiles.iter().map(|(_, t)| t.len()).sum();
+    let mut out = String::with_capacity(128 + size);
+    if let Some(c) = next_cookie {
+        out.push_str("AUTHID:");
+        out.push_str(c);
+        out.push('\n');
+    }
+    out.push_str("Access granted\n");
+    if !profiles.is_empty() {
+        out.push_str("START_USER_SESSIONS\n\n");
+        for (_, section) in profiles {
+            out.push_str(section);
+        }
+        out.push_str("END_USER_SESSIONS\n");
+    }
+    if let Some(s) = selected {
+        out.push_str(&format!("SERVER:{}:{}\n", s.server, s.port));
+        if let Some(key) = &s.private_key {
+            out.push_str(key);
+        }
+        if let Some(info) = &s.session_info {
+            out.push_str("SESSION_INFO:");
+            out.push_str(info);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The profiles `user` may use, sorted by id, each laid out for `dialect`:
