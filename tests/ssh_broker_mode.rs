@@ -381,3 +381,160 @@ fn the_socket_refuses_malformed_requests() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/nonexistent/sock"), "{}", stderr(&o));
 }
+
+/// A private sshd on a loopback port, killed on drop.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sshd {
+    /// sshd with its own host key, key logins only, and the environment a
+    /// site gives the broker's SSH users: `env` (here our command first on
+    /// PATH, where a site's package diverts /usr/bin/x2gobroker to it).
+    fn start(env: &[(&str, String)]) -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let host_key = dir.path().join("host_key");
+        keygen(&host_key);
+        let port = common::sockets::addr_of(&common::sockets::loopback()).port();
+        let set_env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let config = dir.path().join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication yes\nUsePAM no\nStrictModes no\n\
+                 AuthorizedKeysFile .ssh/authorized_keys\nSetEnv {}\n",
+                host_key.display(),
+                dir.path().join("sshd.pid").display(),
+                set_env.join(" ")
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let sshd = Sshd { child, port, dir };
+        common::wait_until("sshd to listen", std::time::Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        sshd
+    }
+
+    /// `command` run by `user` over SSH with `key`, as X2Go Client runs it.
+    fn run(&self, user: &str, key: &std::path::Path, command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-p", &self.port.to_string(), "-i"])
+            .arg(key)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                &format!("{user}@127.0.0.1"),
+                command,
+            ])
+            .output()
+            .unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+/// An ed25519 key pair without a passphrase at `path` (and `path`.pub).
+fn keygen(path: &std::path::Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+#[ignore = "needs root (test accounts, sshd) and the reference broker (x2gobroker-daemon)"]
+fn x2go_clients_command_over_real_ssh() {
+    let s = Setup::start(OPEN, 2);
+    // A directory whose x2gobroker is ours.
+    let bin = s.site.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(ours_bin(), bin.join("x2gobroker")).unwrap();
+    let sshd = Sshd::start(&[
+        (
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        ),
+        ("X2GOBROKER_SOCKET", s.socket.display().to_string()),
+        ("X2GOBROKER_CONFIG", s.site.conf().display().to_string()),
+        (
+            "X2GOBROKER_SESSIONPROFILES",
+            s.site.profiles().display().to_string(),
+        ),
+    ]);
+    let key = sshd.dir.path().join("client_key");
+    keygen(&key);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    for (user, home) in s.users.iter().zip(&s.homes) {
+        let status = Command::new("usermod")
+            .args(["-s", "/bin/sh", &user.name])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let ssh_dir = home.join(".ssh");
+        std::fs::create_dir_all(&ssh_dir).unwrap();
+        std::fs::write(ssh_dir.join("authorized_keys"), &public).unwrap();
+        let status = Command::new("chown")
+            .args(["-R", &user.name])
+            .arg(&ssh_dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for (i, user) in s.users.iter().enumerate() {
+        let u = &user.name;
+        for task in ["listsessions", "testcon", "selectsession --sid shared"] {
+            // Exactly X2Go Client's command line: `x2gobroker` from PATH.
+            let ours = sshd.run(u, &key, &format!("x2gobroker --user {u} --task {task}"));
+            let reference = sshd.run(u, &key, &format!("{REFERENCE} --user {u} --task {task}"));
+            assert!(ours.status.success(), "{}\n{}", stderr(&ours), sshd.log());
+            assert!(reference.status.success(), "{}", stderr(&reference));
+            assert_eq!(stdout(&ours), stdout(&reference), "{task} as user {i}");
+        }
+        // The same listing as the user gets locally: the SSH login is the identity.
+        let listed = sshd.run(
+            u,
+            &key,
+            &format!("x2gobroker --user {u} --task listsessions"),
+        );
+        assert_eq!(stdout(&listed), own_listing(&s, i));
+        assert_eq!(stdout(&listed).contains("[mine]"), i == 0);
+    }
+    // Over SSH too, naming the other user is refused.
+    let (first, other) = (&s.users[0].name, &s.users[1].name);
+    let o = sshd.run(
+        first,
+        &key,
+        &format!("x2gobroker --user {other} --task listsessions"),
+    );
+    assert!(!o.status.success());
+    assert_eq!(stdout(&o), "");
+}
