@@ -82,10 +82,13 @@ pub fn run(args: &TaskArgs) -> ExitCode {
     };
     match ask(&args.socket, &request) {
         Ok(Reply::Ok { output }) => {
-            if !output.is_empty() {
-                println!("{output}");
+            // As the reference prints it: the answer and a newline.
+            let mut out = std::io::stdout().lock();
+            if output.is_empty() || writeln!(out, "{output}").and_then(|()| out.flush()).is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(FAILED)
             }
-            ExitCode::SUCCESS
         }
         Ok(Reply::Denied { user }) => {
             eprintln!("x2gobroker: access denied for user '{user}'");
