@@ -242,6 +242,17 @@ fn cookies_chain_as_in_the_reference() {
     let (_, next) = masked(&stdout(&o2));
     assert_ne!(next.as_deref(), Some(o_cookie.as_str()));
     assert_eq!(masked(&stdout(&o2)).0, masked(&stdout(&r2)).0);
+    // The cookies are the node's: the one issued over SSH logs in over HTTP.
+    let http = s.node.post(
+        "/plain/",
+        &common::http::form(&[
+            ("task", "listsessions"),
+            ("user", &s.users[0].name),
+            ("authid", next.as_deref().unwrap()),
+        ]),
+    );
+    assert_eq!(http.status, 200, "{}", http.body);
+    assert!(http.body.contains("Access granted\n"));
     // A cookie used up, or made up: nothing on stdout from either.
     for bad in [o_cookie.as_str(), "00000000-0000-0000-0000-000000000000"] {
         let o = s.ours(
