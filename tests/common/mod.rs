@@ -14,8 +14,10 @@ pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod processes;
+pub mod refcompare;
 pub mod site;
 pub mod sockets;
+pub mod sshd;
 pub mod x2go;
 
 use std::sync::atomic::{AtomicU64, Ordering};
