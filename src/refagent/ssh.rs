@@ -354,6 +354,23 @@ mod tests {
         );
     }
 
+    /// An agent on 127.0.0.1 at `port`, asked with the keys in `home`.
+    fn loopback(home: &Path, port: u16) -> (SshTarget, SshAgents) {
+        let target = SshTarget {
+            name: "127.0.0.1".into(),
+            address: "127.0.0.1".into(),
+            port,
+            policy: HostKeyPolicy::Reject,
+        };
+        let agents = SshAgents::new(
+            home,
+            "x2gobroker",
+            Duration::from_secs(2),
+            Duration::from_secs(60),
+        );
+        (target, agents)
+    }
+
     #[tokio::test]
     async fn an_unreachable_agent_is_skipped_for_the_retry_period() {
         let home = tempfile::tempdir().unwrap();
@@ -365,18 +382,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let target = SshTarget {
-            name: "127.0.0.1".into(),
-            address: "127.0.0.1".into(),
-            port,
-            policy: HostKeyPolicy::Reject,
-        };
-        let agents = SshAgents::new(
-            home.path(),
-            "x2gobroker",
-            Duration::from_secs(2),
-            Duration::from_secs(60),
-        );
+        let (target, agents) = loopback(home.path(), port);
         let first = agents.call(&target, "alice", "listsessions", &[]).await;
         assert!(
             matches!(first, Err(RefAgentError::Unreachable { .. })),
@@ -392,18 +398,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_key_nothing_is_asked() {
         let home = tempfile::tempdir().unwrap();
-        let target = SshTarget {
-            name: "127.0.0.1".into(),
-            address: "127.0.0.1".into(),
-            port: 1,
-            policy: HostKeyPolicy::Reject,
-        };
-        let agents = SshAgents::new(
-            home.path(),
-            "x2gobroker",
-            Duration::from_secs(2),
-            Duration::from_secs(60),
-        );
+        let (target, agents) = loopback(home.path(), 1);
         let e = agents
             .call(&target, "alice", "ping", &[])
             .await
