@@ -30,6 +30,12 @@ use std::time::Duration;
 /// The key files tried, in order.
 const KEY_FILES: [&str; 3] = ["id_rsa", "id_ecdsa", "id_ed25519"];
 
+/// Whether one of the key files is in `home/.ssh` (the reference's test
+/// before it uses SSH mode at all).
+pub fn key_present(home: &Path) -> bool {
+    KEY_FILES.iter().any(|f| home.join(".ssh").join(f).exists())
+}
+
 /// The user the broker logs in as on the X2Go servers.
 pub fn agent_user() -> String {
     std::env::var("X2GOBROKER_AGENT_USER").unwrap_or_else(|_| "x2gobroker".into())

@@ -49,7 +49,9 @@ pub fn announce(broker: &Broker, public: &[SocketAddr]) {
             crate::refagent::QueryMode::of(&loaded.conf, p) == crate::refagent::QueryMode::Ssh
         })
         .count();
-    if ssh_profiles > 0 {
+    if ssh_profiles > 0 && !crate::refagent::ssh::key_present(&broker.settings.broker_home) {
+        tracing::warn!(keys = %broker.settings.broker_home.join(".ssh").display(), "agent query mode SSH without an SSH key of the broker: servers without an agent of ours are placed by port scan; make one with `x2gobroker keygen --ssh` and install it with x2gobroker-pubkeyauthorizer");
+    } else if ssh_profiles > 0 {
         tracing::info!(mode = %mode, profiles = ssh_profiles, user = %crate::refagent::ssh::agent_user(), keys = %broker.settings.broker_home.join(".ssh").display(), timeout_s = broker.settings.ssh_agent_timeout.as_secs(), retry_s = broker.settings.ssh_agent_retry.as_secs(), "the reference's agents are asked over SSH for servers without an agent of ours");
     }
     if loaded.conf.auth_mech("inifile") == "pam" {
