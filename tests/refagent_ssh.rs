@@ -36,6 +36,8 @@ const ADDRESSES: [&str; 2] = ["127.0.0.61", "127.0.0.62"];
 /// the site directory mounted there.)
 struct SshSite {
     sshd: Sshd,
+    /// sshd's files (dropped after it).
+    _sshd_dir: tempfile::TempDir,
     account: AgentAccount,
     site: Site,
     ours: Running,
@@ -48,7 +50,6 @@ impl SshSite {
         let account = AgentAccount::create("agsh");
         let sshd_dir = tempfile::tempdir().unwrap();
         let sshd = Sshd::start(sshd_dir.path(), &ADDRESSES, &account.name);
-        std::mem::forget(sshd_dir); // sshd reads its files for as long as it runs
         let p = sshd.port;
         let site = Site::new(
             "[global]\nrequire-password = false\ndefault-agent-query-mode = SSH\n[broker_inifile]\nenable = true\n",
@@ -78,6 +79,7 @@ impl SshSite {
         assert!(authorize.status.success(), "{authorize:?}");
         let s = SshSite {
             sshd,
+            _sshd_dir: sshd_dir,
             account,
             site,
             ours,

@@ -115,7 +115,7 @@ impl SshAgents {
     ) -> Result<Vec<String>, RefAgentError> {
         let agent = target.label();
         let key = target.key();
-        if self.down.is_down(&key) {
+        if self.down.skip(&key, self.timeout) {
             return Err(RefAgentError::RecentlyDown {
                 agent,
                 retry: self.down.retry(),
