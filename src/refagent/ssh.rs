@@ -262,6 +262,10 @@ fn command(user: &str, task: &str, args: &[&str]) -> String {
     format!("sh -c '{line}'")
 }
 
+/// How long one attempt to connect (name lookup included) may take: the
+/// reference's port scan waits 2 s, then tries the address.
+const PORT_SCAN: Duration = Duration::from_secs(2);
+
 /// A connection to the target: by its name when that connects, else by
 /// its address; the host connected to, as known_hosts names it.
 async fn reach(target: &SshTarget) -> Result<(String, tokio::net::TcpStream), RefAgentError> {
@@ -271,9 +275,16 @@ async fn reach(target: &SshTarget) -> Result<(String, tokio::net::TcpStream), Re
         hosts.push(&target.address);
     }
     for host in hosts {
-        match tokio::net::TcpStream::connect((host, target.port)).await {
-            Ok(stream) => return Ok((host.to_string(), stream)),
-            Err(e) => why = format!("{host} port {}: {e}", target.port),
+        let attempt = tokio::net::TcpStream::connect((host, target.port));
+        match tokio::time::timeout(PORT_SCAN, attempt).await {
+            Ok(Ok(stream)) => return Ok((host.to_string(), stream)),
+            Ok(Err(e)) => why = format!("{host} port {}: {e}", target.port),
+            Err(_) => {
+                why = format!(
+                    "{host} port {}: no connection within {PORT_SCAN:?}",
+                    target.port
+                )
+            }
         }
     }
     Err(RefAgentError::Unreachable {
