@@ -59,11 +59,7 @@ impl SshSite {
             ),
         );
         let home = site.dir.path().to_str().unwrap().to_string();
-        let keygen = Command::new(ours_bin())
-            .args(["keygen", "--ssh", "--home", &home])
-            .output()
-            .unwrap();
-        assert!(keygen.status.success(), "{keygen:?}");
+        keygen_ssh(&home);
         let ours = Ours::new(&site)
             .args(&["--broker-home", &home, "--ssh-agent-timeout", "5"])
             .args(args)
@@ -214,6 +210,15 @@ fn ping_checkload_and_keys_over_ssh() {
     });
 }
 
+/// The broker's SSH key pair in `home/.ssh` (`x2gobroker keygen --ssh`).
+fn keygen_ssh(home: &str) {
+    let keygen = Command::new(ours_bin())
+        .args(["keygen", "--ssh", "--home", home])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
@@ -222,6 +227,8 @@ fn read(p: &Path) -> String {
 #[ignore = "needs root (sshd, test accounts) and the reference broker's agent (x2gobroker-agent, openssh-server, x2gobroker-daemon for the pubkeyauthorizer)"]
 fn session_autologin_keys_go_through_the_perl_agent_over_ssh() {
     let auto = "[auto]\nname=Auto\nhost=x2go2 (127.0.0.62:{p})\ncommand=XFCE\nbroker-session-autologin = true\n";
+    // The selection lists the user's sessions: not while another test makes the database anew.
+    let _db = session_db_blocking();
     let s = SshSite::start(auto, &["--autologin-key-ttl", "2"]);
     let user = X2goUser::create("agsl");
     let name = user.name();
@@ -266,4 +273,67 @@ fn session_autologin_keys_go_through_the_perl_agent_over_ssh() {
         !read(&keys).contains("ssh-rsa")
     });
     assert!(s.ours.log_text().contains("session autologin key removed"));
+}
+
+/// A listener that accepts connections and never says a word (an SSH
+/// server that hangs), on `addr`; its port. It lives as long as the test.
+fn silent_server(addr: &str) -> u16 {
+    let listener = std::net::TcpListener::bind((addr, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[test]
+fn hanging_agents_cost_one_timeout_at_once_then_nothing_until_the_retry() {
+    let (p1, p2) = (silent_server("127.0.0.71"), silent_server("127.0.0.72"));
+    let site = Site::new(
+        "[global]\nrequire-password = false\ndefault-agent-query-mode = SSH\n[broker_inifile]\nenable = true\n",
+        &format!(
+            "[one]\nhost=a (127.0.0.71:{p1})\ncommand=XFCE\n[two]\nhost=b (127.0.0.72:{p2})\ncommand=XFCE\n"
+        ),
+    );
+    let home = site.dir.path().to_str().unwrap().to_string();
+    keygen_ssh(&home);
+    let ours = Ours::new(&site)
+        .args(&[
+            "--broker-home",
+            &home,
+            "--ssh-agent-timeout",
+            "2",
+            "--ssh-agent-retry",
+            "60",
+        ])
+        .start();
+    let timed = |user: &str| {
+        let start = std::time::Instant::now();
+        let reply = ask(&ours, &list("plain", user));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(
+            reply.body.contains("[one]")
+                && reply.body.contains("[two]")
+                && !reply.body.contains("status="),
+            "{}",
+            reply.body
+        );
+        start.elapsed()
+    };
+    // Both profiles' agents at once: the timeout once, not twice.
+    let first = timed("alice");
+    assert!(
+        first >= Duration::from_millis(1900) && first < Duration::from_millis(3500),
+        "{first:?}"
+    );
+    // Remembered as down: no wait at all.
+    for user in ["bob", "carol", "dave"] {
+        let later = timed(user);
+        assert!(later < Duration::from_millis(500), "{later:?}");
+    }
+    let log = ours.log_text();
+    assert_eq!(log.matches("did not answer within 2s").count(), 2, "{log}");
 }

@@ -92,10 +92,18 @@ impl Broker {
         let mut reference = HashMap::new();
         if backend == Backend::Inifile {
             let mut answers = Answers::default();
-            for p in loaded.profiles.profiles.iter() {
-                if covered.contains(&p.id) || !decide(&p.acls, user, client, groups.as_ref()) {
-                    continue;
-                }
+            let uncovered: Vec<&Profile> = loaded
+                .profiles
+                .profiles
+                .iter()
+                .map(|p| p.as_ref())
+                .filter(|p| {
+                    !covered.contains(&p.id) && decide(&p.acls, user, client, groups.as_ref())
+                })
+                .collect();
+            self.ask_first_agents(&loaded.conf, uncovered.iter().copied(), user, &mut answers)
+                .await;
+            for p in uncovered {
                 if let Some((_, sessions)) = self
                     .reference_sessions(&loaded.conf, p, user, &mut answers)
                     .await

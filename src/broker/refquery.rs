@@ -2,7 +2,8 @@
 //! ours: by the profile's query mode, the agent on this host (`LOCAL`) or
 //! the first of the profile's servers whose agent answers over SSH
 //! (`SSH`; the reference picks one at random, all read one session
-//! database). Within one request each agent is asked once.
+//! database). Within one request each agent is asked once; a listing asks
+//! the profiles' first SSH agents at once.
 
 use super::resume::listed_sessions;
 use super::Broker;
@@ -58,21 +59,61 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Ask the first SSH agent of each of `profiles` at once (each agent
+    /// once), so that a listing over profiles with different servers
+    /// waits for the slowest of them, not for their sum; the profiles'
+    /// other agents are asked afterwards, one by one, where a first failed.
+    pub(super) async fn ask_first_agents<'p>(
+        &self,
+        conf: &BrokerConf,
+        profiles: impl Iterator<Item = &'p Profile>,
+        user: &str,
+        answers: &mut Answers,
+    ) {
+        let mut first: HashMap<String, RefAgent> = HashMap::new();
+        for p in profiles.filter(|p| !p.is_shadow()) {
+            if QueryMode::of(conf, p) != QueryMode::Ssh {
+                continue;
+            }
+            if let Some(target) = SshTarget::of_profile(conf, p).into_iter().next() {
+                first
+                    .entry(target.key())
+                    .or_insert_with(|| RefAgent::Ssh(self.ssh_agents.clone(), target));
+            }
+        }
+        if first.len() < 2 {
+            return;
+        }
+        let asked = first
+            .into_iter()
+            .map(|(key, agent)| async move { (key, answer(&agent, user).await) });
+        for (key, answer) in futures_util::future::join_all(asked).await {
+            answers.0.insert(key, answer);
+        }
+    }
+}
+
 impl Answers {
     /// `agent`'s listing for `user`, asked once per request.
     async fn ask(&mut self, agent: &RefAgent, key: &str, user: &str) -> Option<Vec<UserSession>> {
         if let Some(known) = self.0.get(key) {
             return known.clone();
         }
-        let answer = match agent.list_sessions(user).await {
-            Ok(lines) => Some(listed_sessions(&lines)),
-            Err(e) => {
-                log_failure(agent, user, &e);
-                None
-            }
-        };
+        let answer = answer(agent, user).await;
         self.0.insert(key.to_string(), answer.clone());
         answer
+    }
+}
+
+/// `agent`'s listing for `user`, None (logged) when it failed.
+async fn answer(agent: &RefAgent, user: &str) -> Option<Vec<UserSession>> {
+    match agent.list_sessions(user).await {
+        Ok(lines) => Some(listed_sessions(&lines)),
+        Err(e) => {
+            log_failure(agent, user, &e);
+            None
+        }
     }
 }
 

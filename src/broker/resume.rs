@@ -3,7 +3,9 @@
 //! with its `x2golistsessions` line (SESSION_INFO), a running one is
 //! suspended through its agent first, as the reference's `select_session`
 //! does with its own agent. Only sessions of servers that are up (their
-//! agent reports) and that answer the port scan count.
+//! agent reports) and that answer the port scan count. For hosts without
+//! an agent of ours, the reference's agent of the profile's query mode
+//! (`refquery`) lists the sessions and suspends a running one.
 
 use super::refquery::Answers;
 use super::selection::Selected;
