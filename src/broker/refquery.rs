@@ -45,14 +45,23 @@ impl Broker {
                 Some((agent, sessions))
             }
             QueryMode::Ssh => {
-                for target in SshTarget::of_profile(conf, profile) {
+                let targets = SshTarget::of_profile(conf, profile);
+                for target in targets.iter().cloned() {
                     let key = target.key();
                     let agent = RefAgent::Ssh(self.ssh_agents.clone(), target);
                     if let Some(sessions) = answers.ask(&agent, &key, user).await {
                         return Some((agent, sessions));
                     }
                 }
-                tracing::warn!(profile = %escaped(&profile.id), "no reference agent of the profile's servers answered over SSH: placing by port scan");
+                // Once per retry period, not on every request.
+                match targets.iter().all(|t| self.ssh_agents.remembered_down(t)) {
+                    true => {
+                        tracing::debug!(profile = %escaped(&profile.id), "the profile's reference agents are remembered as unreachable: placing by port scan")
+                    }
+                    false => {
+                        tracing::warn!(profile = %escaped(&profile.id), "no reference agent of the profile's servers answered over SSH: placing by port scan")
+                    }
+                }
                 None
             }
         }

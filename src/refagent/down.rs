@@ -46,6 +46,14 @@ impl DownCache {
         }
     }
 
+    /// Whether `key` is remembered as unreachable (or being tried again).
+    pub fn is_down(&self, key: &str) -> bool {
+        self.until
+            .lock()
+            .get(key)
+            .is_some_and(|t| Instant::now() < *t)
+    }
+
     /// `key` did not answer now.
     pub fn mark_down(&self, key: &str) {
         if self.retry.is_zero() {
@@ -73,6 +81,7 @@ mod tests {
         assert!(!cache.skip("a", lease));
         cache.mark_down("a");
         assert!(cache.skip("a", lease) && !cache.skip("b", lease));
+        assert!(cache.is_down("a") && !cache.is_down("b"));
         std::thread::sleep(Duration::from_millis(250));
         assert!(
             !cache.skip("a", lease),

@@ -104,6 +104,11 @@ impl SshAgents {
         }
     }
 
+    /// Whether `target`'s agent is remembered as unreachable.
+    pub fn remembered_down(&self, target: &SshTarget) -> bool {
+        self.down.is_down(&target.key())
+    }
+
     /// Run `task` for `user` with `args` (checked by the caller) on
     /// `target`'s agent; its data lines.
     pub async fn call(
