@@ -30,11 +30,21 @@
 # It raises `ulimit -n` to the hard limit (thousands of connections);
 # BENCH_TRANSPORT=quic|mixed runs the servers over QUIC (or half of them).
 #
-# Usage: scripts/bench.sh [single|cluster|auth|agents] [seconds-per-run]   (default: single 10; agents 30)
+# `refagent-ssh` mode: the cost of an X2Go server whose reference agent
+# does not answer over SSH (agent query mode SSH). The profile's one host
+# accepts TCP connections and never speaks (the worst case: each attempt
+# lasts the whole --ssh-agent-timeout, 2 s here). It times 200 sequential
+# listsessions with the unreachable-agent cache on (--ssh-agent-retry 30:
+# the first request pays the timeout, the others skip the host), 5 with it
+# off (--ssh-agent-retry 0: every request pays it), and wrk for the given
+# seconds with a 3 s retry period (one request per period retries while the
+# others skip the server).
+#
+# Usage: scripts/bench.sh [single|cluster|auth|agents|refagent-ssh] [seconds-per-run]   (default: single 10; agents 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=single
-case "${1:-}" in single|cluster|auth|agents) MODE=$1; shift ;; esac
+case "${1:-}" in single|cluster|auth|agents|refagent-ssh) MODE=$1; shift ;; esac
 DEFAULT_DUR=10
 [ "$MODE" = agents ] && DEFAULT_DUR=30
 DUR=${1:-$DEFAULT_DUR}
@@ -79,6 +89,66 @@ CONF
       printf "attacker within the limit: %s; honest success 100 %%: %s; honest p99 under 50 ms: %s\n",
         (calls <= limit ? "yes" : "NO"), (rate == "100.00" ? "yes" : "NO"), (p99 + 0 < 50 ? "yes" : "NO")
     }' "$WORK/load.txt"
+  exit 0
+fi
+
+if [ "$MODE" = refagent-ssh ]; then
+  cargo build --release --quiet --bin x2gobroker
+  WORK=$(mktemp -d)
+  PIDS=()
+  trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  TIMEOUT=2; RETRY=30; N=200
+  # The silent "server": accepts, holds every connection, says nothing.
+  SILENT=$(free)
+  python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.21", int(sys.argv[1]))); s.listen(1024)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$SILENT" &
+  PIDS+=($!)
+  mkdir -p "$WORK/home"
+  target/release/x2gobroker keygen --ssh --home "$WORK/home" >"$WORK/keygen.log" 2>&1 || { cat "$WORK/keygen.log" >&2; exit 1; }
+  printf '[global]\nrequire-password = false\ndefault-agent-query-mode = SSH\nmy-cookie-file = %s/none.authid\n[broker_inifile]\nenable = true\n' "$WORK" >"$WORK/x2gobroker.conf"
+  printf '[p]\nname=P\nhost=silent (127.0.0.21:%s)\ncommand=XFCE\n' "$SILENT" >"$WORK/profiles.conf"
+  start() {
+    PORT=$(free)
+    RUST_LOG=warn target/release/x2gobroker serve --x2gobroker-conf "$WORK/x2gobroker.conf" --session-profiles "$WORK/profiles.conf" \
+      --data-dir "$WORK/data$1" --http "127.0.0.1:$PORT" --broker-home "$WORK/home" \
+      --ssh-agent-timeout "$TIMEOUT" --ssh-agent-retry "$1" >"$WORK/broker$1.log" 2>&1 &
+    BPID=$!; PIDS+=($BPID)
+    for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
+  }
+  # times COUNT -> one latency in ms per line
+  times() { for i in $(seq 1 "$1"); do curl -s -o /dev/null -w '%{time_total}\n' -d "task=listsessions&user=u$i" "http://127.0.0.1:$PORT/plain/"; done | awk '{ printf "%.1f\n", $1 * 1000 }'; }
+  stats() { sort -n | awk '{ v[NR] = $1 } END { printf "p50 %s ms, p99 %s ms, max %s ms", v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))], v[NR] }'; }
+  printf 'bench refagent-ssh: a profile whose only SSH agent accepts and never answers; --ssh-agent-timeout %ss; load %s\n' "$TIMEOUT" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  start "$RETRY"
+  times "$N" >"$WORK/cached.txt"
+  printf 'cache on (--ssh-agent-retry %s), %s sequential listsessions: first %s ms; the other %s: %s\n' \
+    "$RETRY" "$N" "$(head -1 "$WORK/cached.txt")" "$((N - 1))" "$(tail -n +2 "$WORK/cached.txt" | stats)"
+  kill "$BPID"; wait "$BPID" 2>/dev/null || true
+  # wrk against a broker whose retry period (3 s) runs out several times
+  # during the run: one request per period retries, the others skip. (The
+  # other requests' latency is that of a 2-core machine under wrk.)
+  start 3
+  times 1 >/dev/null # the first failure: requests racing it would each try the server too
+  cat >"$WORK/list.lua" <<'LUA'
+local n = 0
+request = function() n = n + 1; return wrk.format("POST", "/plain/", {["Content-Type"] = "application/x-www-form-urlencoded"}, "task=listsessions&user=w" .. n) end
+LUA
+  WRK=$(wrk -t2 -c64 -d"${DUR}s" --timeout 10s --latency -s "$WORK/list.lua" "http://127.0.0.1:$PORT/plain/" 2>&1 || true)
+  RETRIED=$(grep -c 'the reference.s agent did not list the sessions' "$WORK/broker3.log" || true)
+  printf 'cache on (--ssh-agent-retry 3), wrk -t2 -c64 %ss: %s requests (%s/s), p99 %s, max %s; requests that tried the server: %s\n' "$DUR" \
+    "$(awk '/requests in/ {print $1}' <<<"$WRK")" "$(awk '/Requests\/sec/ {print $2}' <<<"$WRK")" "$(awk '$1=="99%" {print $2}' <<<"$WRK")" \
+    "$(awk '$1=="Latency" {print $4; exit}' <<<"$WRK")" "$RETRIED"
+  kill "$BPID"; wait "$BPID" 2>/dev/null || true
+  start 0
+  times 5 >"$WORK/uncached.txt"
+  printf 'cache off (--ssh-agent-retry 0), 5 sequential listsessions: %s\n' "$(stats <"$WORK/uncached.txt")"
   exit 0
 fi
 

@@ -153,6 +153,12 @@ pub struct ServeArgs {
     /// Seconds a session autologin key stays in the user's authorized keys on the server (the agent removes it).
     #[arg(long, default_value_t = 20)]
     pub autologin_key_ttl: u64,
+    /// Seconds one call of the reference's agent over SSH (agent query mode SSH) may take, connection included.
+    #[arg(long, default_value_t = 5)]
+    pub ssh_agent_timeout: u64,
+    /// Seconds a server whose agent did not answer over SSH is skipped before it is tried again (0: always try).
+    #[arg(long, default_value_t = 60)]
+    pub ssh_agent_retry: u64,
     /// Open connections per listener (HTTP, HTTPS, gRPC, node-to-node); further clients wait.
     #[arg(long, default_value_t = ListenerLimits::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -408,6 +414,8 @@ fn settings(files: &ConfigArgs, data_dir: Option<&Path>, serve: &ServeArgs) -> S
             .unwrap_or_else(|| PathBuf::from(FALLBACK_BROKER_HOME)),
         autologin_key_ttl: Duration::from_secs(serve.autologin_key_ttl.max(1)),
         admin_group: serve.admin_group.clone(),
+        ssh_agent_timeout: Duration::from_secs(serve.ssh_agent_timeout.max(1)),
+        ssh_agent_retry: Duration::from_secs(serve.ssh_agent_retry),
     }
 }
 

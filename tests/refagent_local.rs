@@ -12,17 +12,11 @@
 #[allow(dead_code)]
 mod common;
 
-use common::farm::{comparable, list, masked, select};
-use common::http::Reply;
 use common::processes::*;
+use common::refcompare::resume_like_the_reference;
 use common::site::Site;
 use common::x2go::*;
 use std::net::TcpListener;
-
-fn ask(broker: &Running, request: &str) -> Reply {
-    let (path, form) = request.split_once('?').expect("path?form");
-    broker.post(path, form)
-}
 
 #[test]
 #[ignore = "needs root (x2goserver session database, test accounts) and the reference broker with its agent (x2gobroker-daemon, x2gobroker-agent, sudo)"]
@@ -42,54 +36,5 @@ fn local_mode_answers_like_the_reference_with_its_perl_agent() {
     let ours = start_ours(&site, &[]);
     let reference = start_reference(&site);
     let user = X2goUser::create("aglo");
-    let name = user.name();
-    let same = |request: &str, fields: &[usize]| {
-        let theirs = masked(&ask(&reference, request), fields);
-        assert_eq!(masked(&ask(&ours, request), fields), theirs, "{request}");
-    };
-
-    // No session: the profile with its first host.
-    for request in [list("plain", name), list("json", name)] {
-        same(&request, &[12]);
-    }
-    let listed = ask(&ours, &list("plain", name)).body;
-    assert!(
-        listed.contains("host=x2go1\n") && !listed.contains("status="),
-        "{listed}"
-    );
-
-    // A suspended session on x2go2: listed as S there, resumed.
-    let sid = new_session(name, "x2go2", true);
-    change_status(name, "S", &sid);
-    for request in [
-        list("plain", name),
-        list("json", name),
-        select("plain", name),
-        select("json", name),
-    ] {
-        same(&request, &[12]);
-    }
-    let resumed = ask(&ours, &select("plain", name));
-    assert!(resumed
-        .body
-        .contains(&format!("SERVER:127.0.0.62:{}\n", port(&x2go2))));
-    assert!(
-        resumed.body.contains(&format!("|{sid}|")),
-        "{}",
-        resumed.body
-    );
-
-    // Running: listed as R; selecting suspends it through the Perl agent.
-    change_status(name, "R", &sid);
-    same(&list("plain", name), &[12]);
-    let ours_took = ask(&ours, &select("plain", name));
-    assert_eq!(
-        status_of("x2go2", &sid).as_deref(),
-        Some("S"),
-        "suspended in the database"
-    );
-    change_status(name, "R", &sid);
-    let theirs = ask(&reference, &select("plain", name));
-    assert_eq!(masked(&ours_took, &[10, 12]), masked(&theirs, &[10, 12]));
-    assert!(comparable(&ours_took).contains("|S|"));
+    resume_like_the_reference(&ours, &reference, user.name(), port(&x2go2));
 }

@@ -5,8 +5,12 @@
 //! reference: 20 s). The client's own key (`pubkey`) is answered with
 //! `authentication_pubkey: ACCEPTED`; without one, the broker makes a
 //! one-off RSA key pair and hands out the private half (never logged,
-//! never stored). Without an agent on the server there is nothing to
-//! deploy: the answer has no key and X2Go Client asks for the password.
+//! never stored). Without an agent of ours on the server, the reference's
+//! agent of the profile's query mode deploys it (`addauthkey`: the local
+//! one for `LOCAL`, the chosen server's over SSH for `SSH`, as the
+//! reference does) and the broker removes it after the same lifetime
+//! (`delauthkey`); in query mode `NONE` there is nothing to deploy: the
+//! answer has no key and X2Go Client asks for the password.
 
 use super::selection::{Selected, Selection};
 use super::{Broker, Loaded};
@@ -14,6 +18,7 @@ use crate::gateway::orders::Order;
 use crate::logsafe::escaped;
 use crate::profiles::render::session_autologin;
 use crate::profiles::Profile;
+use crate::refagent::{HostKeyPolicy, QueryMode, RefAgent, SshTarget};
 use crate::sshkey;
 
 impl Broker {
@@ -38,9 +43,15 @@ impl Broker {
                 .filter(|(_, r)| r.up)
                 .map(|(h, _)| h.to_string())
         });
-        let Some(agent_host) = agent_host else {
-            tracing::warn!(profile = %escaped(&profile.id), server = %escaped(host), "session autologin needs an agent on the server; none reports: the client will ask for the password");
-            return;
+        let reference = match &agent_host {
+            Some(_) => None,
+            None => match self.reference_agent_for(loaded, profile, host, selected) {
+                Some(agent) => Some(agent),
+                None => {
+                    tracing::warn!(profile = %escaped(&profile.id), server = %escaped(host), "session autologin needs an agent on the server; none reports and the profile's agent query mode is NONE: the client will ask for the password");
+                    return;
+                }
+            },
         };
         let user = request.server_user;
         let (public_key, private_key) = match request.pubkey {
@@ -67,29 +78,107 @@ impl Broker {
                 }
             }
         };
-        let order = Order::AddKey {
-            user: user.to_string(),
-            public_key,
-            key_file: key_file(loaded, profile),
-            remove_after_secs: self
-                .settings
-                .autologin_key_ttl
-                .as_secs()
-                .clamp(1, u32::MAX as u64) as u32,
+        let key_file = key_file(loaded, profile);
+        let done = match (reference, agent_host) {
+            (Some(agent), _) => {
+                self.reference_add_key(agent, user, &public_key, &key_file)
+                    .await
+            }
+            (None, Some(agent_host)) => {
+                let order = Order::AddKey {
+                    user: user.to_string(),
+                    public_key,
+                    key_file,
+                    remove_after_secs: self
+                        .settings
+                        .autologin_key_ttl
+                        .as_secs()
+                        .clamp(1, u32::MAX as u64) as u32,
+                };
+                match self.order_agent(&agent_host, &order).await {
+                    Ok(r) if r.ok => Ok(agent_host),
+                    Ok(r) => Err(format!(
+                        "the agent on {agent_host} refused: {}",
+                        escaped(&r.message)
+                    )),
+                    Err(e) => Err(format!("{agent_host}: {e}")),
+                }
+            }
+            (None, None) => return,
         };
-        match self.order_agent(&agent_host, &order).await {
-            Ok(r) if r.ok => {
-                tracing::info!(server = %escaped(&agent_host), user = %escaped(user), client_key = request.pubkey.is_some(), "session autologin key deployed");
+        match done {
+            Ok(by) => {
+                tracing::info!(by = %escaped(&by), user = %escaped(user), client_key = request.pubkey.is_some(), "session autologin key deployed");
                 selected.pubkey_accepted = request.pubkey.is_some();
                 selected.private_key = private_key;
             }
-            Ok(r) => {
-                tracing::warn!(server = %escaped(&agent_host), user = %escaped(user), message = %escaped(&r.message), "the agent refused the session autologin key")
-            }
             Err(e) => {
-                tracing::warn!(server = %escaped(&agent_host), user = %escaped(user), error = %e, "session autologin key not deployed")
+                tracing::warn!(server = %escaped(host), user = %escaped(user), error = %e, "session autologin key not deployed")
             }
         }
+    }
+
+    /// The reference's agent that deploys the key on profile host `host`:
+    /// the local one (`LOCAL`), or `host`'s over SSH at the address and
+    /// port chosen for the client (`SSH`); None in query mode `NONE` and
+    /// for desktop-sharing profiles, as there.
+    fn reference_agent_for(
+        &self,
+        loaded: &Loaded,
+        profile: &Profile,
+        host: &str,
+        selected: &Selected,
+    ) -> Option<RefAgent> {
+        if profile.is_shadow() {
+            return None;
+        }
+        match QueryMode::of(&loaded.conf, profile) {
+            QueryMode::None => None,
+            QueryMode::Local => Some(RefAgent::Local(self.refagent.clone())),
+            QueryMode::Ssh => {
+                let target = SshTarget {
+                    name: host.to_string(),
+                    address: profile.address_of(host),
+                    port: u16::try_from(selected.port).ok()?,
+                    policy: HostKeyPolicy::of(&loaded.conf, profile),
+                };
+                Some(RefAgent::Ssh(self.ssh_agents.clone(), target))
+            }
+        }
+    }
+
+    /// Add `public_key` through the reference's `agent` and have it
+    /// removed again after the key's lifetime; which agent did it.
+    async fn reference_add_key(
+        &self,
+        agent: RefAgent,
+        user: &str,
+        public_key: &str,
+        key_file: &str,
+    ) -> Result<String, String> {
+        agent
+            .add_key(user, public_key, key_file)
+            .await
+            .map_err(|e| e.to_string())?;
+        let by = agent.describe();
+        let (user, public_key, key_file) = (
+            user.to_string(),
+            public_key.to_string(),
+            key_file.to_string(),
+        );
+        let ttl = self.settings.autologin_key_ttl;
+        tokio::spawn(async move {
+            tokio::time::sleep(ttl).await;
+            match agent.remove_key(&user, &public_key, &key_file).await {
+                Ok(()) => {
+                    tracing::info!(by = %agent.describe(), user = %escaped(&user), "session autologin key removed")
+                }
+                Err(e) => {
+                    tracing::warn!(by = %agent.describe(), user = %escaped(&user), error = %e, "session autologin key not removed")
+                }
+            }
+        });
+        Ok(by)
     }
 }
 

@@ -4,6 +4,7 @@
 //! no frontend can forget it: a node cut off from the cluster majority
 //! refuses instead of answering from a stale configuration.
 
+use super::refquery::Answers;
 use super::resume::live_sessions;
 use super::{Backend, Broker, LedgerError, Loaded};
 use crate::acl::Acls;
@@ -14,8 +15,7 @@ use crate::config::BrokerConf;
 use crate::placement::{matching_hostnames, UserSession};
 use crate::profiles::render::{render, RenderContext};
 use crate::profiles::{Profile, BUILTIN_DEFAULTS};
-use crate::refagent::QueryMode;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 /// A profile as rendered for one user: its id and its settings.
@@ -42,9 +42,10 @@ pub struct Lister<'a> {
     sessions: Vec<UserSession>,
     /// The profiles with a host whose agent reports (by id).
     covered: BTreeSet<String>,
-    /// The user's sessions as the reference's agent on this host lists
-    /// them, when some profile is queried in `LOCAL` mode and it answered.
-    local: Option<Vec<UserSession>>,
+    /// The user's sessions as the reference's agent lists them, by
+    /// profile id: profiles without an agent of ours, queried in `LOCAL`
+    /// or `SSH` mode, whose agent answered.
+    reference: HashMap<String, Vec<UserSession>>,
 }
 
 /// How a profile with agents on its hosts is listed, as the reference
@@ -88,16 +89,29 @@ impl Broker {
             }),
             _ => Default::default(),
         };
-        let wants_local = backend == Backend::Inifile
-            && loaded.profiles.profiles.iter().any(|p| {
-                !p.is_shadow()
-                    && !covered.contains(&p.id)
-                    && QueryMode::of(&loaded.conf, p) == QueryMode::Local
-            });
-        let local = match wants_local {
-            true => self.local_sessions(user).await,
-            false => None,
-        };
+        let mut reference = HashMap::new();
+        if backend == Backend::Inifile {
+            let mut answers = Answers::default();
+            let uncovered: Vec<&Profile> = loaded
+                .profiles
+                .profiles
+                .iter()
+                .map(|p| p.as_ref())
+                .filter(|p| {
+                    !covered.contains(&p.id) && decide(&p.acls, user, client, groups.as_ref())
+                })
+                .collect();
+            self.ask_first_agents(&loaded.conf, uncovered.iter().copied(), user, &mut answers)
+                .await;
+            for p in uncovered {
+                if let Some((_, sessions)) = self
+                    .reference_sessions(&loaded.conf, p, user, &mut answers)
+                    .await
+                {
+                    reference.insert(p.id.clone(), sessions);
+                }
+            }
+        }
         Ok(Lister {
             loaded,
             backend,
@@ -106,7 +120,7 @@ impl Broker {
             groups,
             sessions,
             covered,
-            local,
+            reference,
         })
     }
 
@@ -196,12 +210,8 @@ impl Lister<'_> {
     pub fn live_status(&self, profile: &Profile) -> Option<LiveStatus> {
         let sessions = if self.covered.contains(&profile.id) {
             &self.sessions
-        } else if !profile.is_shadow()
-            && QueryMode::of(&self.loaded.conf, profile) == QueryMode::Local
-        {
-            self.local.as_ref()?
         } else {
-            return None;
+            self.reference.get(&profile.id)?
         };
         let names = profile.host_names();
         let on = |suspended: bool| -> Vec<String> {

@@ -6,7 +6,8 @@
 //! One file per task: `task` (what a request asks for), `access`
 //! (passwords, cookies, rate limiting), `listing` (profiles and placements
 //! a user may see, after the read barrier), `selection` (choosing a server),
-//! `resume` (the user's own session, as the agents report it), `autologin`
+//! `resume` (the user's own session, as the agents report it),
+//! `refquery` (the reference's agents, local or over SSH, where none of ours reports), `autologin`
 //! (the temporary key on the chosen server),
 //! `pubkeys`, `orders` (for the X2Go servers' agents); and what they stand on: `limits` (failed-login counts, the
 //! leader's in a cluster), `loaded` (the configuration in
@@ -24,6 +25,7 @@ pub mod loaded;
 mod orders;
 pub mod probe;
 pub mod pubkeys;
+mod refquery;
 pub mod resume;
 pub mod selection;
 pub mod task;
@@ -71,6 +73,10 @@ pub struct Settings {
     /// Members of this group may use the status dashboard (`/admin/` on
     /// HTTPS); None turns the dashboard off.
     pub admin_group: Option<String>,
+    /// How long one call of the reference's agent over SSH may take.
+    pub ssh_agent_timeout: Duration,
+    /// How long an agent that did not answer over SSH is skipped.
+    pub ssh_agent_retry: Duration,
 }
 
 pub struct Broker {
@@ -86,6 +92,8 @@ pub struct Broker {
     agents: crate::gateway::Agents,
     /// The reference's agent on this host (query mode `LOCAL`).
     refagent: crate::refagent::LocalAgent,
+    /// The reference's agents on the servers (query mode `SSH`).
+    ssh_agents: Arc<crate::refagent::SshAgents>,
 }
 
 impl Broker {
@@ -105,6 +113,12 @@ impl Broker {
             hostname: hostname(),
             agents,
             refagent: crate::refagent::LocalAgent::default(),
+            ssh_agents: Arc::new(crate::refagent::SshAgents::new(
+                &settings.broker_home,
+                &crate::refagent::ssh::agent_user(),
+                settings.ssh_agent_timeout,
+                settings.ssh_agent_retry,
+            )),
             loaded: RwLock::new(Arc::new(loaded)),
             ledger,
             settings,

@@ -3,8 +3,11 @@
 //! with its `x2golistsessions` line (SESSION_INFO), a running one is
 //! suspended through its agent first, as the reference's `select_session`
 //! does with its own agent. Only sessions of servers that are up (their
-//! agent reports) and that answer the port scan count.
+//! agent reports) and that answer the port scan count. For hosts without
+//! an agent of ours, the reference's agent of the profile's query mode
+//! (`refquery`) lists the sessions and suspends a running one.
 
+use super::refquery::Answers;
 use super::selection::Selected;
 use super::{Broker, BrokerError, Loaded};
 use crate::gateway::orders::Order;
@@ -12,7 +15,6 @@ use crate::logsafe::escaped;
 use crate::metrics::METRICS;
 use crate::placement::{self, Decision, UserSession};
 use crate::profiles::Profile;
-use crate::refagent::QueryMode;
 use crate::state::{Candidate, State};
 
 /// The `x2golistsessions` lines of the reference's agent as the user's
@@ -60,21 +62,9 @@ pub fn live_sessions(state: &State, user: &str) -> Vec<UserSession> {
 }
 
 impl Broker {
-    /// `user`'s sessions as the reference's agent on this host lists them
-    /// (query mode `LOCAL`); None when it did not answer.
-    pub(super) async fn local_sessions(&self, user: &str) -> Option<Vec<UserSession>> {
-        match self.refagent.list_sessions(user).await {
-            Ok(lines) => Some(listed_sessions(&lines)),
-            Err(e) => {
-                tracing::warn!(user = %escaped(user), error = %e, "the reference's local agent did not list the sessions; placing without them");
-                None
-            }
-        }
-    }
-
     /// The user's session to resume on one of `candidates`, if any: from
     /// our agents' reports when any of these hosts has one, else from the
-    /// reference's local agent when the profile's query mode is `LOCAL`.
+    /// reference's agent of the profile's query mode (`LOCAL`, `SSH`).
     pub(super) async fn resume(
         &self,
         loaded: &Loaded,
@@ -87,17 +77,18 @@ impl Broker {
         let any_agent = self
             .ledger
             .read(|s| candidates.iter().any(|c| s.server_for(&c.name).is_some()));
-        let local = !any_agent && QueryMode::of(&loaded.conf, profile) == QueryMode::Local;
-        let sessions = if any_agent {
+        let (reference, sessions) = if any_agent {
             self.ledger.read_barrier().await?;
-            self.ledger.read(|s| live_sessions(s, server_user))
-        } else if local {
-            match self.local_sessions(server_user).await {
-                Some(sessions) => sessions,
+            (None, self.ledger.read(|s| live_sessions(s, server_user)))
+        } else {
+            let mut answers = Answers::default();
+            match self
+                .reference_sessions(&loaded.conf, profile, server_user, &mut answers)
+                .await
+            {
+                Some((agent, sessions)) => (Some(agent), sessions),
                 None => return Ok(None),
             }
-        } else {
-            return Ok(None);
         };
         let usable: Vec<String> = candidates
             .iter()
@@ -130,24 +121,23 @@ impl Broker {
                 // As the reference: the session is handed out as suspended
                 // even when the order fails (x2goresume-session suspends a
                 // session that still runs before resuming it).
-                let done = match local {
-                    true => self
-                        .refagent
+                let done = match &reference {
+                    Some(agent) => agent
                         .suspend(server_user, &session)
                         .await
                         .map(|()| crate::gateway::orders::OrderResult {
                             ok: true,
-                            message: "suspended by the reference's local agent".into(),
+                            message: format!("suspended by {}", agent.describe()),
                         })
                         .map_err(|e| e.to_string()),
-                    false => self
+                    None => self
                         .order_agent(&server, &order)
                         .await
                         .map_err(|e| e.to_string()),
                 };
                 match done {
                     Ok(r) if r.ok => {
-                        tracing::info!(server = %escaped(&server), session = %escaped(&session), "running session suspended for its user's new connection")
+                        tracing::info!(server = %escaped(&server), session = %escaped(&session), how = %escaped(&r.message), "running session suspended for its user's new connection")
                     }
                     Ok(r) => {
                         tracing::warn!(server = %escaped(&server), session = %escaped(&session), message = %escaped(&r.message), "the agent refused to suspend the running session")

@@ -41,8 +41,18 @@ pub fn announce(broker: &Broker, public: &[SocketAddr]) {
         }
     }
     let mode = loaded.conf.agent_query_mode("inifile");
-    if mode == "SSH" {
-        tracing::warn!(mode = %mode, "the reference's agents are not queried over SSH (yet): servers without an agent of ours are placed by port scan");
+    let ssh_profiles = loaded
+        .profiles
+        .profiles
+        .iter()
+        .filter(|p| {
+            crate::refagent::QueryMode::of(&loaded.conf, p) == crate::refagent::QueryMode::Ssh
+        })
+        .count();
+    if ssh_profiles > 0 && !crate::refagent::ssh::key_present(&broker.settings.broker_home) {
+        tracing::warn!(keys = %broker.settings.broker_home.join(".ssh").display(), "agent query mode SSH without an SSH key of the broker: servers without an agent of ours are placed by port scan; make one with `x2gobroker keygen --ssh` and install it with x2gobroker-pubkeyauthorizer");
+    } else if ssh_profiles > 0 {
+        tracing::info!(mode = %mode, profiles = ssh_profiles, user = %crate::refagent::ssh::agent_user(), keys = %broker.settings.broker_home.join(".ssh").display(), timeout_s = broker.settings.ssh_agent_timeout.as_secs(), retry_s = broker.settings.ssh_agent_retry.as_secs(), "the reference's agents are asked over SSH for servers without an agent of ours");
     }
     if loaded.conf.auth_mech("inifile") == "pam" {
         pam_service_notice(&broker.settings.pam_service, Path::new(PAM_DIR));

@@ -15,8 +15,10 @@ pub mod http;
 pub mod load;
 pub mod metrics;
 pub mod processes;
+pub mod refcompare;
 pub mod site;
 pub mod sockets;
+pub mod sshd;
 pub mod x2go;
 
 use std::sync::atomic::{AtomicU64, Ordering};

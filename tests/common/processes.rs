@@ -255,12 +255,32 @@ pub fn start_reference(site: &Site) -> Running {
 
 /// `start_reference` with more environment variables (e.g. `X2GOBROKER_DAEMON_USER`).
 pub fn start_reference_with_env(site: &Site, env: &[(&str, &str)]) -> Running {
+    start_reference_cmd(site, env, Command::new("/usr/bin/python3"))
+}
+
+/// `start_reference_with_env` with `home` as root's home directory (in a
+/// mount namespace of its own): the reference running as root sets
+/// `HOME` to root's home and reads its SSH key and known_hosts there.
+pub fn start_reference_with_home(site: &Site, env: &[(&str, &str)], home: &Path) -> Running {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /root && exec /usr/bin/python3 \"$@\"",
+    ])
+    .arg(home);
+    start_reference_cmd(site, env, cmd)
+}
+
+/// The reference daemon started by `cmd` (python3 or a wrapper that execs it).
+fn start_reference_cmd(site: &Site, env: &[(&str, &str)], mut cmd: Command) -> Running {
     assert!(
         reference_installed(),
         "needs the reference broker ({REFERENCE}, Debian x2gobroker-daemon)"
     );
     let log = site.path(&format!("reference-{}.log", unique()));
-    let mut cmd = Command::new("/usr/bin/python3");
     cmd.arg(REFERENCE)
         .args(["-M", "HTTP", "-C"])
         .arg(site.conf())

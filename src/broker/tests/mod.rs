@@ -46,6 +46,8 @@ impl Fixture {
             broker_home: dir.path().join("home"),
             autologin_key_ttl: Duration::from_secs(20),
             admin_group: None,
+            ssh_agent_timeout: Duration::from_secs(5),
+            ssh_agent_retry: Duration::from_secs(60),
         };
         let store = Store::open(&settings.data_dir).expect("open the state store");
         let broker = Broker::new(settings, Ledger::Local(store)).expect("configuration loads");
