@@ -18,6 +18,7 @@ use common::sockets::{addr_of, inherit, loopback};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -246,6 +247,8 @@ struct Node {
     child: Option<Child>,
     log: PathBuf,
     dropin: Option<PathBuf>,
+    /// The unit's `RuntimeDirectory=`, made here as systemd makes it.
+    runtime_dir: Option<PathBuf>,
 }
 
 impl Node {
@@ -277,6 +280,9 @@ impl Drop for Node {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(dir) = self.runtime_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
         if let Some(dropin) = self.dropin.take() {
             let _ = run(Command::new("systemctl").args(["stop", "x2gobroker-rs"]));
@@ -323,6 +329,7 @@ fn start_unit_node(overrides: &[(&str, &str)], dir: &Path) -> Node {
             child: None,
             log,
             dropin: Some(dropin),
+            runtime_dir: None,
         };
         ok(Command::new("systemctl").arg("daemon-reload"));
         ok(Command::new("systemctl").args(["start", "x2gobroker-rs"]));
@@ -345,6 +352,24 @@ fn start_unit_node(overrides: &[(&str, &str)], dir: &Path) -> Node {
     env.insert("X2GOBROKER_OPTS".into(), format!("--http {addr}"));
     let argv = expand(setting(&service, "ExecStart"), &env);
     assert_eq!(argv[0], "/usr/bin/x2gobroker", "{argv:?}");
+    // RuntimeDirectory=: /run/NAME, owned by the unit's user, in its mode.
+    let runtime_dir = match setting(&service, "RuntimeDirectory") {
+        "" => None,
+        name => {
+            let dir = Path::new("/run").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let owner = format!(
+                "{}:{}",
+                setting(&service, "User"),
+                setting(&service, "Group")
+            );
+            ok(Command::new("chown").arg(&owner).arg(&dir));
+            let mode =
+                u32::from_str_radix(setting(&service, "RuntimeDirectoryMode"), 8).unwrap_or(0o755);
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            Some(dir)
+        }
+    };
 
     let mut cmd = Command::new("setpriv");
     cmd.arg(format!("--reuid={}", setting(&service, "User")))
@@ -380,6 +405,7 @@ fn start_unit_node(overrides: &[(&str, &str)], dir: &Path) -> Node {
         child: Some(child),
         log,
         dropin: None,
+        runtime_dir,
     };
     node.wait_ready();
     node
@@ -551,7 +577,7 @@ fn packages_install_run_and_purge_cleanly() {
 
     // The state directory, owned by the broker's user and closed to others.
     let meta = std::fs::metadata(STATE).unwrap();
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o700);
     let uid = ok(Command::new("id").args(["-u", "x2gobroker"]));
     assert_eq!(meta.uid().to_string(), uid.trim());
@@ -594,6 +620,25 @@ fn packages_install_run_and_purge_cleanly() {
         Path::new(STATE).join("state.sled").exists(),
         "the node keeps its state in {STATE}"
     );
+    // SSH broker mode through the unit's socket: the installed
+    // `x2gobroker --task` run as the user (as sshd runs it) gets the same
+    // profiles, without a password (the SSH login is the authentication).
+    let socket = Path::new("/run/x2gobroker/broker.sock");
+    let mode = std::fs::metadata(socket)
+        .unwrap_or_else(|e| panic!("{}: {e}; {}", socket.display(), node.log_text()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o666, "the socket is for every user");
+    let over_ssh = ok(Command::new("setpriv")
+        .arg(format!("--reuid={}", user.name))
+        .arg(format!("--regid={}", user.name))
+        .arg("--init-groups")
+        .args(["/usr/bin/x2gobroker", "--task", "listsessions"]));
+    assert!(
+        over_ssh.contains("[pool-xfce]") && over_ssh.contains("[single-mate]"),
+        "{over_ssh}"
+    );
+    assert!(!over_ssh.contains("[admin-terminal]"), "{over_ssh}");
     drop(node);
 
     // The manual page renders; the reference's is still reachable.
