@@ -184,20 +184,11 @@ fn single_node(site: &Site, agents: &[String]) -> (Running, SocketAddr) {
     x2gobroker::keygen::generate(&pki, &[1], &["admin".into()], agents).unwrap();
     let (gateway, quic) = loopback_pair();
     let addr = addr_of(&gateway);
-    let p = |f: &str| pki.join(f).display().to_string();
     let broker = Ours::new(site)
         .listen("--agents", gateway)
         .udp(quic)
-        .args(&[
-            "--cluster-ca",
-            &p("ca.pem"),
-            "--node-cert",
-            &p("node1.pem"),
-            "--node-key",
-            &p("node1-key.pem"),
-            "--agent-timeout-ms",
-            "1500",
-        ])
+        .node1_identity(&pki)
+        .args(&["--agent-timeout-ms", "1500"])
         .start();
     (broker, addr)
 }

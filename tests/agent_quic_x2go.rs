@@ -58,18 +58,10 @@ fn a_real_quic_agent_reports_real_sessions_to_a_single_node() {
     x2gobroker::keygen::generate(&pki, &[1], &[], std::slice::from_ref(&server)).unwrap();
     let (gateway, quic) = loopback_pair();
     let addr = addr_of(&gateway);
-    let p = |f: &str| pki.join(f).display().to_string();
     let broker = Ours::new(&site)
         .listen("--agents", gateway)
         .udp(quic)
-        .args(&[
-            "--cluster-ca",
-            &p("ca.pem"),
-            "--node-cert",
-            &p("node1.pem"),
-            "--node-key",
-            &p("node1-key.pem"),
-        ])
+        .node1_identity(&pki)
         .start();
     let user = X2goUser::create("aqs");
     suspended(user.name(), &server);

@@ -138,17 +138,7 @@ impl Drop for AgentProcess {
 }
 
 fn keygen(dir: &Path, host: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_x2gobroker"))
-        .args(["keygen", "--out"])
-        .arg(dir)
-        .args(["--nodes", "1", "--agents", host])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::processes::ours_keygen(dir, &["--nodes", "1", "--agents", host]);
 }
 
 fn start_agent(pki: &Path, host: &str, brokers: &[String], load_every_ms: &str) -> AgentProcess {

@@ -110,17 +110,7 @@ impl Drop for Simulator {
 }
 
 fn keygen(pki: &Path) {
-    let out = Command::new(ours_bin())
-        .args(["keygen", "--out"])
-        .arg(pki)
-        .args(["--nodes", "1", "--clients", "admin"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ours_keygen(pki, &["--nodes", "1", "--clients", "admin"]);
 }
 
 /// Every simulated session the public gRPC API at `addr` lists for the
@@ -173,18 +163,10 @@ fn simulated_servers_report_to_a_node_and_the_counts_hold_through_churn() {
     keygen(&pki);
     let (agents, grpc) = (loopback(), loopback());
     let (agents_addr, grpc_addr) = (addr_of(&agents), addr_of(&grpc));
-    let p = |f: &str| pki.join(f).display().to_string();
     let broker = Ours::new(&site)
         .listen("--agents", agents)
         .listen("--grpc", grpc)
-        .args(&[
-            "--cluster-ca",
-            &p("ca.pem"),
-            "--node-cert",
-            &p("node1.pem"),
-            "--node-key",
-            &p("node1-key.pem"),
-        ])
+        .node1_identity(&pki)
         .start();
     let sim = Simulator::start(site.dir.path(), &pki, &[agents_addr], "grpc");
     wait_until(

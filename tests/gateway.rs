@@ -16,7 +16,6 @@ use common::sockets::{addr_of, loopback};
 use common::wait_until;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -176,16 +175,9 @@ async fn live_sessions(addr: SocketAddr, user: &str) -> Vec<LiveSession> {
 }
 
 fn keygen(pki: &Path) {
-    let out = Command::new(ours_bin())
-        .args(["keygen", "--out"])
-        .arg(pki)
-        .args(["--nodes", "1", "--clients", "admin", "--agents", TEST_AGENT])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ours_keygen(
+        pki,
+        &["--nodes", "1", "--clients", "admin", "--agents", TEST_AGENT],
     );
 }
 
@@ -196,19 +188,13 @@ fn a_single_node_takes_reports_refuses_others_and_marks_silent_servers_down() {
     keygen(&pki);
     let agents = loopback();
     let addr = addr_of(&agents);
-    let p = |f: &str| pki.join(f).display().to_string();
     let grpc = loopback();
     let grpc_addr = addr_of(&grpc);
     let broker = Ours::new(&site)
         .listen("--agents", agents)
         .listen("--grpc", grpc)
+        .node1_identity(&pki)
         .args(&[
-            "--cluster-ca",
-            &p("ca.pem"),
-            "--node-cert",
-            &p("node1.pem"),
-            "--node-key",
-            &p("node1-key.pem"),
             "--agent-timeout-ms",
             "1500",
             // An agent's stream outlives the per-request deadline.

@@ -2,7 +2,7 @@
 //! certificates from the site's cluster CA (or enrolled with a join
 //! token), one agent per X2Go server name on this machine, killed on drop.
 
-use super::processes::ours_bin;
+use super::processes::ours_keygen;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -25,17 +25,7 @@ impl Drop for AgentProcess {
 
 /// Agent certificates for `hosts` in `pki` (the CA there is reused).
 pub fn keygen_agents(pki: &Path, hosts: &[&str]) {
-    let out = Command::new(ours_bin())
-        .args(["keygen", "--out"])
-        .arg(pki)
-        .args(["--agents", &hosts.join(",")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ours_keygen(pki, &["--agents", &hosts.join(",")]);
 }
 
 /// `x2gobroker-agent run` for server `host` towards `brokers` (in order),

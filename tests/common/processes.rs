@@ -25,6 +25,22 @@ pub fn ours_bin() -> &'static str {
     env!("CARGO_BIN_EXE_x2gobroker")
 }
 
+/// `x2gobroker keygen --out OUT ARGS...`, which must succeed (the CA in
+/// `out` is reused when present).
+pub fn ours_keygen(out: &Path, args: &[&str]) {
+    let done = Command::new(ours_bin())
+        .args(["keygen", "--out"])
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
 /// How long a process may take to start answering.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -185,6 +201,20 @@ impl<'a> Ours<'a> {
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| a.to_string()));
         self
+    }
+
+    /// Mutual TLS as node 1 of the cluster whose certificates `keygen` wrote
+    /// to `pki` (what the agent gateway needs on a single node).
+    pub fn node1_identity(self, pki: &Path) -> Self {
+        let p = |f: &str| pki.join(f).display().to_string();
+        self.args(&[
+            "--cluster-ca",
+            &p("ca.pem"),
+            "--node-cert",
+            &p("node1.pem"),
+            "--node-key",
+            &p("node1-key.pem"),
+        ])
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
