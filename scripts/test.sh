@@ -16,9 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
-# Build: libpam. Conformance: the reference broker and Python X2Go. (wrk is the benchmark's: scripts/bench.sh.)
+# Build: libpam. Conformance: the reference broker (with its agent and load checker daemon) and Python X2Go. (wrk is the benchmark's: scripts/bench.sh.)
 # Packages (tests/packages.rs): dpkg-dev (dpkg-shlibdeps), lintian, man-db. The dashboard's browser test: chromium, chromium-driver.
-ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon x2gobroker-agent python3-x2go x2goserver sudo openssh-server openssh-client prometheus curl iproute2 procps dpkg-dev binutils lintian man-db groff-base chromium chromium-driver
+ensure_packages build-essential libpam0g-dev pkg-config protobuf-compiler x2gobroker-daemon x2gobroker-agent x2gobroker-loadchecker python3-x2go x2goserver sudo openssh-server openssh-client prometheus curl iproute2 procps dpkg-dev binutils lintian man-db groff-base chromium chromium-driver
 ensure_pam_service
 
 cargo_args=()

@@ -17,11 +17,11 @@ use common::farm::{ask_reference as ask, comparable, form_encoded, list, select,
 use common::processes::*;
 use common::refcompare::resume_like_the_reference;
 use common::site::Site;
+use common::ssh_mode::{authorize, keygen_ssh, write_known_hosts};
 use common::sshd::{ed25519_key, AgentAccount, Sshd};
 use common::wait_until;
 use common::x2go::*;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use x2gobroker::refagent::{HostKeyPolicy, RefAgent, SshAgents, SshTarget};
@@ -59,20 +59,13 @@ impl SshSite {
             ),
         );
         let home = site.dir.path().to_str().unwrap().to_string();
-        keygen_ssh(&home);
+        keygen_ssh(Path::new(&home));
         let ours = Ours::new(&site)
             .args(&["--broker-home", &home, "--ssh-agent-timeout", "5"])
             .args(args)
             .env("X2GOBROKER_AGENT_USER", &account.name)
             .start();
-        let authorize = Command::new("/usr/bin/python3")
-            .args(["/usr/sbin/x2gobroker-pubkeyauthorizer", "--broker-url"])
-            .arg(ours.url("/pubkeys/"))
-            .env("X2GOBROKER_DAEMON_USER", &account.name)
-            .env("X2GOBROKER_DAEMON_GROUP", &account.name)
-            .output()
-            .unwrap();
-        assert!(authorize.status.success(), "{authorize:?}");
+        authorize(&ours.url("/pubkeys/"), &account);
         let s = SshSite {
             sshd,
             _sshd_dir: sshd_dir,
@@ -86,12 +79,10 @@ impl SshSite {
 
     /// The brokers' known_hosts: `key` for both servers.
     fn known_hosts(&self, key: &str) {
-        let dir = self.site.dir.path().join(".ssh");
-        std::fs::write(
-            dir.join("known_hosts"),
-            self.sshd.known_hosts_line(&ADDRESSES, key),
-        )
-        .unwrap();
+        write_known_hosts(
+            self.site.dir.path(),
+            &self.sshd.known_hosts_line(&ADDRESSES, key),
+        );
     }
 
     fn reference(&self) -> Running {
@@ -210,15 +201,6 @@ fn ping_checkload_and_keys_over_ssh() {
     });
 }
 
-/// The broker's SSH key pair in `home/.ssh` (`x2gobroker keygen --ssh`).
-fn keygen_ssh(home: &str) {
-    let keygen = Command::new(ours_bin())
-        .args(["keygen", "--ssh", "--home", home])
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{keygen:?}");
-}
-
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
@@ -299,7 +281,7 @@ fn hanging_agents_cost_one_timeout_at_once_then_nothing_until_the_retry() {
         ),
     );
     let home = site.dir.path().to_str().unwrap().to_string();
-    keygen_ssh(&home);
+    keygen_ssh(Path::new(&home));
     let ours = Ours::new(&site)
         .args(&[
             "--broker-home",

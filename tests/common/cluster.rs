@@ -37,6 +37,8 @@ pub struct ClusterNode {
     pub running: Option<Running>,
     /// Extra `serve` flags.
     pub args: Vec<String>,
+    /// Extra environment variables of the node's process.
+    pub env: Vec<(String, String)>,
     /// `RUST_LOG` for the node; None leaves the broker's default filter.
     pub rust_log: Option<String>,
     /// The executable to start; None: the one Cargo built.
@@ -62,6 +64,7 @@ impl ClusterNode {
             toml,
             running: None,
             args: Vec::new(),
+            env: Vec::new(),
             rust_log: Some("x2gobroker=debug,openraft=warn".into()),
             bin: None,
             grpc: None,
@@ -139,6 +142,7 @@ impl ClusterNode {
             &bin,
             &self.toml,
             &args,
+            &self.env,
             self.rust_log.as_deref(),
             sockets,
             self.http,

@@ -1,7 +1,8 @@
 //! Shared helpers for the integration tests, one module per job: the test
 //! site's files, listening sockets handed to the processes under test,
 //! starting those processes, a minimal HTTP/1.1 client, gRPC clients, test clusters,
-//! round-robin X2Go client load, and local accounts for PAM.
+//! round-robin X2Go client load, local accounts for PAM, sshd and the
+//! broker's key for agent query mode SSH, and the reference's load checker.
 //!
 //! Each test binary uses only some of these helpers, so every test file
 //! declares this module with `#[allow(dead_code)]`.
@@ -13,11 +14,13 @@ pub mod farm;
 pub mod grpc;
 pub mod http;
 pub mod load;
+pub mod loadchecker;
 pub mod metrics;
 pub mod processes;
 pub mod refcompare;
 pub mod site;
 pub mod sockets;
+pub mod ssh_mode;
 pub mod sshd;
 pub mod x2go;
 

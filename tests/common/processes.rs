@@ -132,7 +132,7 @@ pub fn wait_healthy(addr: SocketAddr, mut check_alive: impl FnMut()) -> bool {
 }
 
 /// Spawn `cmd` with stdout and stderr in `log`.
-fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
+pub fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
     cmd.stdin(Stdio::null())
         .stdout(std::fs::File::create(log).unwrap())
         .stderr(std::fs::OpenOptions::new().append(true).open(log).unwrap())
@@ -141,19 +141,24 @@ fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> Child {
 }
 
 /// Start our broker (the executable `bin`) `serve --config toml [args]`
-/// on its node file's sockets `listeners` (TCP and UDP; answering HTTP on
+/// with `env` on its node file's sockets `listeners` (TCP and UDP; answering HTTP on
 /// `http`), logging to `log` with `rust_log` (None: the broker's default filter).
+#[allow(clippy::too_many_arguments)]
 pub fn start_node(
     bin: &Path,
     toml: &Path,
     args: &[&str],
+    env: &[(String, String)],
     rust_log: Option<&str>,
     listeners: Vec<OwnedFd>,
     http: SocketAddr,
     log: PathBuf,
 ) -> Running {
     let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--config"]).arg(toml).args(args);
+    cmd.args(["serve", "--config"])
+        .arg(toml)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)));
     match rust_log {
         Some(filter) => cmd.env("RUST_LOG", filter),
         None => cmd.env_remove("RUST_LOG"),
@@ -292,16 +297,30 @@ pub fn start_reference_with_env(site: &Site, env: &[(&str, &str)]) -> Running {
 /// mount namespace of its own): the reference running as root sets
 /// `HOME` to root's home and reads its SSH key and known_hosts there.
 pub fn start_reference_with_home(site: &Site, env: &[(&str, &str)], home: &Path) -> Running {
+    start_reference_cmd(site, env, python_with_root_home(home))
+}
+
+/// `python3 ARGS...` (the arguments to be added) run as root whose home
+/// directory is `home`, in a mount namespace of its own (`home` bound over
+/// `/root`): the reference's programs take root's home from the password
+/// database and read the broker's SSH key and known_hosts there.
+pub fn python_with_root_home(home: &Path) -> Command {
+    with_bind_mount(home, "/root", "/usr/bin/python3")
+}
+
+/// `program ARGS...` (the arguments to be added) in a mount namespace of
+/// its own where `source` is bound over `target`.
+pub fn with_bind_mount(source: &Path, target: &str, program: &str) -> Command {
     let mut cmd = Command::new("unshare");
     cmd.args([
         "--mount",
         "--",
         "sh",
         "-c",
-        "mount --bind \"$0\" /root && exec /usr/bin/python3 \"$@\"",
+        &format!("mount --bind \"$0\" {target} && exec {program} \"$@\""),
     ])
-    .arg(home);
-    start_reference_cmd(site, env, cmd)
+    .arg(source);
+    cmd
 }
 
 /// The reference daemon started by `cmd` (python3 or a wrapper that execs it).

@@ -4,7 +4,11 @@
 //! in only one user by public key; and that user, the broker's agent
 //! account on an X2Go server (a shell, group `x2gobroker` to run the
 //! setuid agent wrapper, a home others may enter). Both go away on drop.
+//! An sshd may run in a mount namespace of its own with a file of the
+//! test bound over `/proc/loadavg`, so that the agent it runs (`checkload`)
+//! reports the load the test wrote there, whatever this machine's load.
 
+use super::processes::with_bind_mount;
 use super::unique;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -61,7 +65,20 @@ impl AgentAccount {
 
 impl Drop for AgentAccount {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).status();
+        // The last logins' processes may outlive a killed sshd for a moment
+        // ("user ... is currently used by process ..."): retry.
+        for _ in 0..100 {
+            let gone = Command::new("userdel")
+                .arg(&self.name)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if gone {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("userdel {} kept failing", self.name);
     }
 }
 
@@ -72,6 +89,8 @@ pub struct Sshd {
     /// Its host key as a known_hosts key: `ssh-ed25519 BASE64`.
     pub host_key: String,
     pub log: PathBuf,
+    /// The file its processes see as `/proc/loadavg`, when faked.
+    pub loadavg: Option<PathBuf>,
 }
 
 impl Drop for Sshd {
@@ -100,6 +119,27 @@ pub fn ed25519_key(path: &Path) -> String {
 impl Sshd {
     /// sshd on `addresses` (one free port for all), for `user` only, in `dir`.
     pub fn start(dir: &Path, addresses: &[&str], user: &str) -> Sshd {
+        Sshd::start_with(dir, addresses, user, None)
+    }
+
+    /// `start`, in a mount namespace of its own where `/proc/loadavg` reads
+    /// as the file `dir/loadavg`, written with `loadavg` (a line as the
+    /// kernel's, e.g. `9.00 9.00 9.00 1/100 1234`).
+    pub fn start_with_loadavg(dir: &Path, addresses: &[&str], user: &str, loadavg: &str) -> Sshd {
+        let file = dir.join("loadavg");
+        std::fs::write(&file, format!("{}\n", loadavg.trim_end())).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Sshd::start_with(dir, addresses, user, Some(file))
+    }
+
+    /// Rewrite the faked `/proc/loadavg` in place: the bind mount shows
+    /// the file's inode, so the new text is what the agent reads next.
+    pub fn set_loadavg(&self, loadavg: &str) {
+        let file = self.loadavg.as_ref().expect("an sshd with a faked loadavg");
+        std::fs::write(file, format!("{}\n", loadavg.trim_end())).unwrap();
+    }
+
+    fn start_with(dir: &Path, addresses: &[&str], user: &str, loadavg: Option<PathBuf>) -> Sshd {
         std::fs::create_dir_all("/run/sshd").unwrap();
         let port = TcpListener::bind((addresses[0], 0))
             .unwrap()
@@ -126,7 +166,11 @@ impl Sshd {
         )
         .unwrap();
         let log = dir.join("sshd.log");
-        let child = Command::new("/usr/sbin/sshd")
+        let mut cmd = match &loadavg {
+            None => Command::new("/usr/sbin/sshd"),
+            Some(file) => with_bind_mount(file, "/proc/loadavg", "/usr/sbin/sshd"),
+        };
+        let child = cmd
             .args(["-D", "-e", "-f"])
             .arg(&conf)
             .args(["-p", &port.to_string()])
@@ -140,6 +184,7 @@ impl Sshd {
             port,
             host_key,
             log,
+            loadavg,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -156,6 +201,11 @@ impl Sshd {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How many logins sshd accepted so far.
+    pub fn logins(&self) -> usize {
+        self.log_text().matches("Accepted publickey for ").count()
     }
 
     /// A known_hosts line naming `addresses` on this port with `key`.
