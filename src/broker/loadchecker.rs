@@ -1,7 +1,8 @@
 //! The reference's load checker without its daemon: for the profiles it
 //! would check (`refagent::mode::uses_load_checker`, query mode `SSH`, not
 //! desktop sharing), one node (the leader, or the only node) asks every
-//! profile server's agent `checkload` over SSH and replicates the answers
+//! profile server without an agent of ours (ours report their load) its
+//! reference agent's `checkload` over SSH and replicates the answers
 //! (`LoadsChecked`), which `selectsession` weighs on every node.
 //!
 //! The timing is the reference's: the first round right away without
@@ -32,8 +33,13 @@ pub struct Query {
     pub keys: Vec<(String, String)>,
 }
 
-/// The servers the load checker asks, in profile order, each once.
-pub fn plan<'p>(conf: &BrokerConf, profiles: impl Iterator<Item = &'p Profile>) -> Vec<Query> {
+/// The servers the load checker asks, in profile order, each once; not
+/// those that have an agent of ours (`reports`: it reports their load).
+pub fn plan<'p>(
+    conf: &BrokerConf,
+    profiles: impl Iterator<Item = &'p Profile>,
+    reports: impl Fn(&str) -> bool,
+) -> Vec<Query> {
     let mut queries: Vec<Query> = Vec::new();
     for p in profiles {
         if p.is_shadow() || QueryMode::of(conf, p) != QueryMode::Ssh || !uses_load_checker(conf, p)
@@ -41,6 +47,9 @@ pub fn plan<'p>(conf: &BrokerConf, profiles: impl Iterator<Item = &'p Profile>) 
             continue;
         }
         for target in SshTarget::of_profile(conf, p) {
+            if reports(&target.name) {
+                continue;
+            }
             let key = (p.id.clone(), target.name.clone());
             match queries
                 .iter_mut()
@@ -92,7 +101,13 @@ impl Broker {
                 continue;
             }
             let loaded = self.current();
-            let queries = plan(&loaded.conf, loaded.profiles.profiles.iter().map(|p| &**p));
+            let queries = self.read_applied(|s| {
+                plan(
+                    &loaded.conf,
+                    loaded.profiles.profiles.iter().map(|p| &**p),
+                    |host| s.server_for(host).is_some(),
+                )
+            });
             let interval = interval(&loaded.conf);
             self.forget_unchecked(&queries).await;
             let (mut asked, mut failed) = (0usize, 0usize);
@@ -187,10 +202,12 @@ mod tests {
     fn planned(conf: &str, profiles: &str) -> Planned {
         let conf = BrokerConf::parse("x2gobroker.conf", conf).unwrap();
         let set = ProfileSet::parse("profiles.conf", profiles).unwrap();
-        plan(&conf, set.profiles.iter().map(|p| &**p))
-            .into_iter()
-            .map(|q| (q.target.address, q.target.port, q.keys))
-            .collect()
+        plan(&conf, set.profiles.iter().map(|p| &**p), |host| {
+            host == "ours"
+        })
+        .into_iter()
+        .map(|q| (q.target.address, q.target.port, q.keys))
+        .collect()
     }
 
     fn key(p: &str, h: &str) -> (String, String) {
@@ -201,7 +218,7 @@ mod tests {
     fn the_profiles_the_reference_checks_each_server_once() {
         let ssh = "[global]\ndefault-agent-query-mode = SSH\n";
         let profiles = "[a]\nhost=x1 (127.0.0.2:2201), x2 (127.0.0.3)\n\
-                        [b]\nhost=other (127.0.0.2:2201), x3\nsshport=2222\n\
+                        [b]\nhost=other (127.0.0.2:2201), x3, ours\nsshport=2222\n\
                         [one]\nhost=x4\n\
                         [off]\nhost=x5,x6\nbroker-use-load-checker = false\n\
                         [shadow]\nhost=x7,x8\ncommand=SHADOW\n\
