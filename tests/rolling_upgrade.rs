@@ -433,19 +433,33 @@ fn a_request_of_a_newer_command_format_is_refused() {
     rt.block_on(async {
         let channel = raft_channel(&nodes[0], client_tls(&site, "node1")).await;
         let mut client = RaftTransportClient::new(channel);
+        let reads = x2gobroker::state::COMMAND_FORMAT;
         let mut newer = tonic::Request::new(Payload::default());
-        newer
-            .metadata_mut()
-            .insert("x2gobroker-format", "2".parse().unwrap());
+        newer.metadata_mut().insert(
+            "x2gobroker-format",
+            (reads + 1).to_string().parse().unwrap(),
+        );
         let refused = client.read_index(newer).await.unwrap_err();
         assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
         assert!(
-            refused.message().contains("command format 2")
-                && refused.message().contains("reads formats 1 to 1"),
+            refused
+                .message()
+                .contains(&format!("command format {}", reads + 1))
+                && refused
+                    .message()
+                    .contains(&format!("reads formats 1 to {reads}")),
             "{}",
             refused.message()
         );
         let older = client.read_index(Payload::default()).await.unwrap();
+        // The answer says which formats the node reads.
+        assert_eq!(
+            older
+                .metadata()
+                .get("x2gobroker-reads")
+                .and_then(|v| v.to_str().ok()),
+            Some(reads.to_string().as_str())
+        );
         let index: Result<u64, x2gobroker::cluster::error::RemoteFailure> =
             x2gobroker::cluster::network::decode(older.get_ref()).unwrap();
         assert!(index.unwrap() > 0);

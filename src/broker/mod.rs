@@ -21,6 +21,7 @@ pub mod error;
 pub mod ledger;
 mod limits;
 pub mod listing;
+mod loadchecker;
 pub mod loaded;
 mod orders;
 pub mod probe;

@@ -15,6 +15,7 @@ use crate::logsafe::escaped;
 use crate::metrics::METRICS;
 use crate::placement::{self, Decision, UserSession};
 use crate::profiles::Profile;
+use crate::refagent::RefAgent;
 use crate::state::{Candidate, State};
 
 /// The `x2golistsessions` lines of the reference's agent as the user's
@@ -61,6 +62,15 @@ pub fn live_sessions(state: &State, user: &str) -> Vec<UserSession> {
     found.into_iter().map(|(_, _, s)| s).collect()
 }
 
+/// What looking for the user's session found.
+pub(super) enum Lookup {
+    /// A session to hand out.
+    Resume(Selected),
+    /// None; `reference` is the reference's agent that listed the user's
+    /// sessions, when one did.
+    New { reference: Option<RefAgent> },
+}
+
 impl Broker {
     /// The user's session to resume on one of `candidates`, if any: from
     /// our agents' reports when any of these hosts has one, else from the
@@ -71,7 +81,7 @@ impl Broker {
         profile: &Profile,
         candidates: &[Candidate],
         server_user: &str,
-    ) -> Result<Option<Selected>, BrokerError> {
+    ) -> Result<Lookup, BrokerError> {
         // Without any agent for these hosts there is nothing to look up (and
         // no read barrier to wait for): sites without agents keep their speed.
         let any_agent = self
@@ -87,7 +97,7 @@ impl Broker {
                 .await
             {
                 Some((agent, sessions)) => (Some(agent), sessions),
-                None => return Ok(None),
+                None => return Ok(Lookup::New { reference: None }),
             }
         };
         let usable: Vec<String> = candidates
@@ -106,7 +116,7 @@ impl Broker {
         Ok(match placement::resume_on(&usable, &sessions) {
             Some(Decision::Resume { host, info }) => {
                 METRICS.placed("resume");
-                Some(selected(&host, info))
+                Lookup::Resume(selected(&host, info))
             }
             Some(Decision::TakeOver {
                 host,
@@ -147,9 +157,11 @@ impl Broker {
                     }
                 }
                 METRICS.placed("takeover");
-                Some(selected(&host, info))
+                Lookup::Resume(selected(&host, info))
             }
-            Some(Decision::New { .. } | Decision::NoneAvailable) | None => None,
+            Some(Decision::New { .. } | Decision::NoneAvailable) | None => {
+                Lookup::New { reference }
+            }
         })
     }
 }

@@ -8,12 +8,15 @@
 //! `Place` write is what makes a new placement linearizable; the session
 //! lookup waits for the read barrier.
 
+use super::resume::Lookup;
 use super::{now_ms, Backend, Broker, BrokerError, Loaded};
 use crate::logsafe::escaped;
 use crate::metrics::METRICS;
 use crate::placement;
 use crate::profiles::Profile;
-use crate::state::{Candidate, Command, Outcome, PlacedOutcome};
+use crate::refagent::mode::uses_load_checker;
+use crate::refagent::{QueryMode, RefAgent};
+use crate::state::{Candidate, Command, Outcome, PlacedOutcome, LOAD_CHECKS_FORMAT};
 use std::net::IpAddr;
 
 /// What a selectsession asks for.
@@ -145,12 +148,14 @@ impl Broker {
         }
         let names = self.candidate_names(profile, &initial);
         let candidates = self.probe_all(loaded, profile, &names).await;
+        let mut reference = None;
         if !profile.is_shadow() {
-            if let Some(resumed) = self
+            match self
                 .resume(loaded, profile, &candidates, server_user)
                 .await?
             {
-                return Ok(resumed);
+                Lookup::Resume(resumed) => return Ok(resumed),
+                Lookup::New { reference: r } => reference = r,
             }
         }
         if let Some(only) = placement::sole_host(&candidates) {
@@ -176,12 +181,29 @@ impl Broker {
                 .iter()
                 .any(|c| s.server_for(&c.name).is_some_and(|(_, r)| r.load.is_some()))
         });
-        let cmd = Command::Place {
-            profile: profile.id.clone(),
-            user: user.to_string(),
-            candidates,
-            now: now_ms(),
-            window_ms: self.settings.placement_window.as_millis() as u64,
+        let now = now_ms();
+        let window_ms = self.settings.placement_window.as_millis() as u64;
+        let cmd = match self.load_checked(loaded, profile) {
+            true => {
+                let sessions = self
+                    .counted_sessions(reference.as_ref(), server_user, &names)
+                    .await;
+                Command::PlaceWeighed {
+                    profile: profile.id.clone(),
+                    user: user.to_string(),
+                    candidates,
+                    sessions,
+                    now,
+                    window_ms,
+                }
+            }
+            false => Command::Place {
+                profile: profile.id.clone(),
+                user: user.to_string(),
+                candidates,
+                now,
+                window_ms,
+            },
         };
         match self.ledger.submit(cmd).await? {
             Outcome::Placed(PlacedOutcome::Host(h)) => {
@@ -201,6 +223,41 @@ impl Broker {
                 Ok(Selected::no_x2go_server(last))
             }
             other => Err(BrokerError::unexpected("Place", &other)),
+        }
+    }
+
+    /// Whether the load checker's answers weigh in placing a new session
+    /// in `profile` (its servers are checked, and the cluster reads the
+    /// command that weighs them).
+    fn load_checked(&self, loaded: &Loaded, profile: &Profile) -> bool {
+        !profile.is_shadow()
+            && QueryMode::of(&loaded.conf, profile) == QueryMode::Ssh
+            && uses_load_checker(&loaded.conf, profile)
+            && self.may_propose(LOAD_CHECKS_FORMAT)
+    }
+
+    /// The sessions per profile host as the reference's agent that listed
+    /// the user's sessions counts them (`getservers`, its server names
+    /// matched to the profile's host names); none without that agent or
+    /// when it fails.
+    async fn counted_sessions(
+        &self,
+        reference: Option<&RefAgent>,
+        server_user: &str,
+        names: &[String],
+    ) -> Vec<(String, u32)> {
+        let Some(agent) = reference else {
+            return Vec::new();
+        };
+        match agent.get_servers(server_user).await {
+            Ok(counts) => counts
+                .into_iter()
+                .filter_map(|(server, n)| Some((placement::profile_host_for(names, &server)?, n)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(agent = %agent.describe(), error = %e, "the reference's agent did not count the sessions per server");
+                Vec::new()
+            }
         }
     }
 

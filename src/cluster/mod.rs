@@ -16,6 +16,7 @@ pub mod agent_admin;
 pub mod agent_orders;
 pub mod batch;
 pub mod error;
+mod formats;
 pub mod identity;
 mod leave;
 pub mod login_limits;
@@ -207,6 +208,7 @@ impl Node {
             forwarded_queue,
             false,
         ));
+        tokio::spawn(formats::raise_when_read(Arc::downgrade(&node)));
         tokio::spawn(snapshots::by_log_size(
             Arc::downgrade(&node),
             log_bytes,

@@ -7,11 +7,15 @@
 //! AppendEntries request that would be larger is answered here with
 //! openraft's `PayloadTooLarge`, so that openraft sends fewer entries.
 //!
-//! Every request carries the sender's `COMMAND_FORMAT` in the
-//! `FORMAT_HEADER` metadata; a receiver that does not read that format
-//! refuses the request by name (`check_format`) rather than misdecode it.
-//! Requests without the header come from builds older than the header:
-//! format 1.
+//! Every request carries the command format of what it holds in the
+//! `FORMAT_HEADER` metadata (1 unless it holds a newer command, see
+//! `Command::format`); a receiver that does not read that format refuses
+//! the request by name (`check_format`) rather than misdecode it. Requests
+//! without the header come from builds older than the header: format 1.
+//! Requests and answers also carry the newest format their sender reads
+//! (`READS_HEADER`, absent: 1); each node remembers it per peer
+//! (`Peers::reads`), so that the leader knows when every member reads a
+//! newer format (`cluster::formats`).
 
 use super::agent_orders::OrderRequest;
 use super::error::{RemoteFailure, TransportError};
@@ -50,21 +54,48 @@ const FRAMING: usize = 1024;
 #[derive(Clone)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<(NodeId, String), Client>>>,
+    /// The newest command format each member said it reads.
+    reads: Reads,
     /// Mutual TLS towards the other nodes (always: there is no plain mode).
     tls: ClientTlsConfig,
 }
 
-/// The gRPC metadata naming the sender's command format.
+/// The gRPC metadata naming the command format of a request's content.
 pub const FORMAT_HEADER: &str = "x2gobroker-format";
+/// The gRPC metadata naming the newest command format the sender reads.
+pub const READS_HEADER: &str = "x2gobroker-reads";
 
-/// `payload` as a request stamped with this build's command format.
+/// `payload` (of command format 1) as a request.
 pub fn request(payload: Payload) -> tonic::Request<Payload> {
+    request_in(payload, 1)
+}
+
+/// `payload`, holding commands of format `format`, as a request.
+pub fn request_in(payload: Payload, format: u32) -> tonic::Request<Payload> {
     let mut request = tonic::Request::new(payload);
-    request.metadata_mut().insert(
-        FORMAT_HEADER,
+    request
+        .metadata_mut()
+        .insert(FORMAT_HEADER, tonic::metadata::MetadataValue::from(format));
+    stamp_reads(request.metadata_mut());
+    request
+}
+
+/// Say in `metadata` which command formats this build reads.
+pub fn stamp_reads(metadata: &mut tonic::metadata::MetadataMap) {
+    metadata.insert(
+        READS_HEADER,
         tonic::metadata::MetadataValue::from(crate::state::COMMAND_FORMAT),
     );
-    request
+}
+
+/// The newest command format the sender of `metadata` reads (1 for builds
+/// that do not say).
+pub fn reads_of(metadata: &tonic::metadata::MetadataMap) -> u32 {
+    metadata
+        .get(READS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
 }
 
 /// The command format a request was sent in, when this build reads it.
@@ -111,8 +142,14 @@ impl Peers {
     pub fn new(tls: ClientTlsConfig) -> Self {
         Peers {
             channels: Arc::default(),
+            reads: Reads::default(),
             tls,
         }
+    }
+
+    /// The newest command format `node` said it reads (1 until it said).
+    pub fn reads(&self, node: NodeId) -> u32 {
+        self.reads.of(node)
     }
 
     fn client(&self, id: NodeId, member: &Member) -> Result<Client, TransportError> {
@@ -148,9 +185,10 @@ impl Peers {
     ) -> Result<Outcome, TransportError> {
         let mut c = self.client(leader, member)?;
         let reply = c
-            .submit(request(encode(cmd)?))
+            .submit(request_in(encode(cmd)?, cmd.format()))
             .await
             .map_err(TransportError::Call)?;
+        self.reads.heard(leader, reply.metadata());
         Ok(decode::<Result<Outcome, RemoteFailure>>(reply.get_ref())??)
     }
 
@@ -224,6 +262,7 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
         Connection {
             target,
             client: self.client(target, node),
+            reads: self.reads.clone(),
         }
     }
 }
@@ -240,6 +279,21 @@ enum Rpc {
 pub struct Connection {
     target: NodeId,
     client: Result<Client, TransportError>,
+    reads: Reads,
+}
+
+/// What each member said it reads, by node id.
+#[derive(Clone, Default)]
+struct Reads(Arc<Mutex<HashMap<NodeId, u32>>>);
+
+impl Reads {
+    fn of(&self, node: NodeId) -> u32 {
+        self.0.lock().get(&node).copied().unwrap_or(1)
+    }
+
+    fn heard(&self, node: NodeId, metadata: &tonic::metadata::MetadataMap) {
+        self.0.lock().insert(node, reads_of(metadata));
+    }
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -258,7 +312,7 @@ impl Connection {
         E: std::error::Error + DeserializeOwned,
     {
         let payload = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        self.send(rpc_kind, payload, timeout).await
+        self.send(rpc_kind, payload, 1, timeout).await
     }
 
     /// Send an encoded request and decode the answer.
@@ -266,6 +320,7 @@ impl Connection {
         &mut self,
         rpc_kind: Rpc,
         payload: Payload,
+        format: u32,
         timeout: Duration,
     ) -> RpcResult<Resp, E>
     where
@@ -277,7 +332,7 @@ impl Connection {
             .client
             .as_mut()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&*e)))?;
-        let mut request = request(payload);
+        let mut request = request_in(payload, format);
         request.set_timeout(timeout);
         let reply = match rpc_kind {
             Rpc::AppendEntries => client.append_entries(request).await,
@@ -288,6 +343,7 @@ impl Connection {
             let why = std::io::Error::other(format!("node {target}: {}", s.message()));
             RPCError::Unreachable(Unreachable::new(&why))
         })?;
+        self.reads.heard(target, reply.metadata());
         let answer: Result<Resp, RaftError<NodeId, E>> =
             decode(reply.get_ref()).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         answer.map_err(|e| RPCError::RemoteError(openraft::error::RemoteError::new(target, e)))
@@ -318,7 +374,16 @@ impl RaftNetwork<TypeConfig> for Connection {
         if let Some(fewer) = entries_that_fit(rpc.entries.len(), payload.data.len()) {
             return Err(PayloadTooLarge::new_entries_hint(fewer).into());
         }
-        self.send(Rpc::AppendEntries, payload, option.hard_ttl())
+        let format = rpc
+            .entries
+            .iter()
+            .map(|e| match &e.payload {
+                openraft::EntryPayload::Normal(cmd) => cmd.format(),
+                _ => 1,
+            })
+            .max()
+            .unwrap_or(1);
+        self.send(Rpc::AppendEntries, payload, format, option.hard_ttl())
             .await
     }
 
@@ -358,14 +423,18 @@ mod tests {
 
     #[test]
     fn requests_carry_the_command_format_and_newer_ones_are_refused() {
+        // Content of format 1 is sent as format 1 (older builds take it).
         let stamped = request(Payload::default());
-        assert_eq!(
-            check_format(&stamped).unwrap(),
-            crate::state::COMMAND_FORMAT
-        );
+        assert_eq!(check_format(&stamped).unwrap(), 1);
+        let newest = request_in(Payload::default(), crate::state::COMMAND_FORMAT);
+        assert_eq!(check_format(&newest).unwrap(), crate::state::COMMAND_FORMAT);
+        // Every request says what its sender reads; builds that do not say read 1.
+        assert_eq!(reads_of(stamped.metadata()), crate::state::COMMAND_FORMAT);
+        assert_eq!(reads_of(tonic::Request::new(()).metadata()), 1);
         // Builds older than the header: format 1.
         assert_eq!(check_format(&tonic::Request::new(())).unwrap(), 1);
-        for newer in ["2", "x", "0"] {
+        let newer = (crate::state::COMMAND_FORMAT + 1).to_string();
+        for newer in [newer.as_str(), "x", "0"] {
             let mut r = tonic::Request::new(());
             r.metadata_mut()
                 .insert(FORMAT_HEADER, newer.parse().unwrap());

@@ -8,7 +8,7 @@
 
 use super::error::RemoteFailure;
 use super::identity::{authorize, Rpc};
-use super::network::{check_format, decode, encode};
+use super::network::{check_format, decode, encode, stamp_reads};
 use super::proto::raft_transport_server::{RaftTransport, RaftTransportServer};
 use super::proto::Payload;
 use super::{Node, TypeConfig};
@@ -46,8 +46,11 @@ fn snapshot_readable(rpc: &InstallSnapshotRequest<TypeConfig>) -> Result<(), Sta
     })
 }
 
+/// `v` as the answer, saying which command formats this node reads.
 fn output<T: Serialize>(v: &T) -> Result<Response<Payload>, Status> {
-    Ok(encode(v).map(Response::new)?)
+    let mut response = encode(v).map(Response::new)?;
+    stamp_reads(response.metadata_mut());
+    Ok(response)
 }
 
 #[tonic::async_trait]

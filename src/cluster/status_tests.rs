@@ -20,6 +20,16 @@ async fn status_hashes_the_state_once_per_applied_index() {
     let node = Node::start(1, members, &data, Tuning::default(), tls::for_tests(1))
         .await
         .unwrap();
+    // The only member reads this build's commands: the floor rises by
+    // itself (an entry applied now would change the digest below).
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while node.read_state(|s| s.command_format()) < crate::state::COMMAND_FORMAT {
+        assert!(
+            Instant::now() < deadline,
+            "the command format was not raised"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // A large state, as many anonymous logins leave behind.
     {
         let mut m = node.machine.write();

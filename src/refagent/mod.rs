@@ -21,6 +21,7 @@ pub use local::LocalAgent;
 pub use mode::QueryMode;
 pub use ssh::{SshAgents, SshTarget};
 
+use crate::state::CheckedLoad;
 use answer::{key_arg, session_arg, user_arg};
 use std::sync::Arc;
 
@@ -81,6 +82,31 @@ impl RefAgent {
             task: "checkload",
             said: "the load data lack a value".into(),
         })
+    }
+
+    /// What the load checker records for this agent: its load factor,
+    /// `Bogus` when it answered without usable load data (as the reference
+    /// says `LOAD-DATA-BOGUS`); Err (the reference's `HOST-UNREACHABLE`)
+    /// when it could not be asked.
+    pub async fn check_load(&self) -> Result<CheckedLoad, RefAgentError> {
+        match self.call("foo", "checkload", &[]).await {
+            Ok(lines) => Ok(load_factor(&lines).map_or(CheckedLoad::Bogus, CheckedLoad::Factor)),
+            Err(RefAgentError::Failed { .. }) => Ok(CheckedLoad::Bogus),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The number of sessions per server in the agent's session database
+    /// (`getservers`, asked for `user` as the reference does).
+    pub async fn get_servers(&self, user: &str) -> Result<Vec<(String, u32)>, RefAgentError> {
+        let lines = self.call(user, "getservers", &[]).await?;
+        Ok(lines
+            .iter()
+            .filter_map(|l| {
+                let (server, count) = l.split_once(' ')?;
+                Some((server.to_string(), count.trim().parse().ok()?))
+            })
+            .collect())
     }
 
     /// Add the authorized_keys `line` to `user`'s `key_file` (a template:

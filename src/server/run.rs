@@ -109,6 +109,7 @@ pub async fn run(
         }));
     }
     background.push(tokio::spawn(purge_periodically(broker.clone())));
+    background.push(tokio::spawn(broker.clone().check_loads_periodically()));
     if let Some(listener) = listeners.grpc {
         log_listening(&listener, "grpc");
         let router = grpc::builder(None, &limits, limits.grpc_max_streams)?

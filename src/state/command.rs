@@ -8,13 +8,15 @@
 //! field added to a variant makes every older entry unreadable. Hence:
 //! variants and their fields are never removed, reordered or retyped; a
 //! new command, or a new field of one, is a new variant appended at the
-//! end (older entries keep decoding), and it bumps `COMMAND_FORMAT`, which
-//! every node-to-node request carries (see `cluster::network`), so that a
+//! end (older entries keep decoding), `Command::format` names the format
+//! that brought it, and `COMMAND_FORMAT` goes up. Node-to-node requests
+//! carry the format of what they hold (see `cluster::network`), so that a
 //! node of an older build refuses such requests by name instead of failing
-//! to decode them. Until every node runs a build that knows the new
-//! variant, nothing may propose it.
+//! to decode them, and nothing proposes a newer command before every
+//! member reads it (`State::command_format`, `cluster::formats`).
 
 use super::config::ConfigTexts;
+use super::loadchecks::LoadCheck;
 use super::requests::RequestId;
 use super::servers::LoadRecord;
 use super::sessions::SessionRecord;
@@ -22,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// The encoding of `Command` and `Outcome` this build writes (and the
 /// newest it reads); see the module comment for how they evolve.
-pub const COMMAND_FORMAT: u32 = 1;
+pub const COMMAND_FORMAT: u32 = 2;
 
 /// Milliseconds since the Unix epoch, as stamped by the proposing node.
 pub type Millis = u64;
@@ -113,6 +115,42 @@ pub enum Command {
     /// Refuse the agent certificates of `hostname` made or enrolled before
     /// `at` (certificates enrolled later are trusted again).
     RevokeAgent { hostname: String, at: Millis },
+    // Format 2:
+    /// Every member reads command format `format` (proposed by the leader
+    /// once each said so): from now on commands of that format may be
+    /// proposed. The floor only rises.
+    RaiseFormat { format: u32 },
+    /// What the load checker's `checkload` calls answered at `at`.
+    LoadsChecked { at: Millis, checks: Vec<LoadCheck> },
+    /// Forget the load checks of the (profile, host) pairs not in `keep`.
+    LoadChecksRetain { keep: Vec<(String, String)> },
+    /// `Place` for a profile the load checker weighs: the candidates'
+    /// load checks count, with `sessions` (by profile host name; absent:
+    /// none) as the reference's agent counts them (`getservers`).
+    PlaceWeighed {
+        profile: String,
+        user: String,
+        candidates: Vec<Candidate>,
+        sessions: Vec<(String, u32)>,
+        now: Millis,
+        window_ms: Millis,
+    },
+}
+
+impl Command {
+    /// The oldest command format that has this command (and everything
+    /// it holds): what a node must read to be sent it.
+    pub fn format(&self) -> u32 {
+        match self {
+            Command::RaiseFormat { .. } => 2,
+            Command::LoadsChecked { .. }
+            | Command::LoadChecksRetain { .. }
+            | Command::PlaceWeighed { .. } => super::loadchecks::LOAD_CHECKS_FORMAT,
+            Command::Batch(cmds) => cmds.iter().map(Command::format).max().unwrap_or(1),
+            Command::Request { cmd, .. } => cmd.format(),
+            _ => 1,
+        }
+    }
 }
 
 /// An agent certificate issued through enrollment.

@@ -16,6 +16,9 @@ mod enrollment;
 #[cfg(test)]
 mod enrollment_tests;
 mod error;
+mod loadchecks;
+#[cfg(test)]
+mod loadchecks_tests;
 mod pairs;
 mod placements;
 mod requests;
@@ -35,6 +38,7 @@ pub use config::ConfigTexts;
 pub use cookies::CookieRecord;
 pub use enrollment::{HostTrust, TokenRecord, MAX_ENROLLED_PER_HOST, MAX_TOKENS, TOKEN_KEEP_MS};
 pub use error::{DecodeError, EncodeError};
+pub use loadchecks::{CheckedLoad, LoadCheck, LoadCheckRecord, LOAD_CHECKS_FORMAT};
 pub use pairs::Write;
 pub use placements::PlacementRecord;
 pub use requests::{RequestId, RequestRecord, MAX_REQUESTS, REQUEST_TTL_MS};
@@ -68,9 +72,19 @@ pub struct State {
     agent_tokens: BTreeMap<String, TokenRecord>,
     /// Revocations and enrolled certificates by server name.
     agent_hosts: BTreeMap<String, HostTrust>,
+    /// The load checker's answers by (profile, profile host name).
+    load_checks: BTreeMap<(String, String), LoadCheckRecord>,
+    /// The newest command format every member reads (0: never raised, 1).
+    command_format: u32,
 }
 
 impl State {
+    /// The newest command format every member of the cluster reads, as
+    /// the leader found (`RaiseFormat`): commands up to it may be proposed.
+    pub fn command_format(&self) -> u32 {
+        self.command_format.max(1)
+    }
+
     /// A digest of the whole state, equal on nodes that applied the same commands.
     pub fn digest(&self) -> u64 {
         use std::hash::{Hash, Hasher};
@@ -97,6 +111,10 @@ impl State {
         for (host, t) in &self.agent_hosts {
             (host, t.revoked_at, &t.enrolled).hash(&mut h);
         }
+        for (key, r) in &self.load_checks {
+            (key, r).hash(&mut h);
+        }
+        self.command_format.hash(&mut h);
         h.finish()
     }
 
@@ -209,6 +227,37 @@ impl State {
                 self.revoke_agent(hostname, *at, &mut writes);
                 Outcome::Done
             }
+            Command::RaiseFormat { format } => {
+                if *format > self.command_format {
+                    self.command_format = *format;
+                    writes.push(pairs::command_format_put(*format));
+                }
+                Outcome::Done
+            }
+            Command::LoadsChecked { at, checks } => {
+                self.loads_checked(*at, checks, &mut writes);
+                Outcome::Done
+            }
+            Command::LoadChecksRetain { keep } => {
+                self.retain_load_checks(keep, &mut writes);
+                Outcome::Done
+            }
+            Command::PlaceWeighed {
+                profile,
+                user,
+                candidates,
+                sessions,
+                now,
+                window_ms,
+            } => Outcome::Placed(self.place_weighed(
+                profile,
+                user,
+                candidates,
+                sessions,
+                *now,
+                *window_ms,
+                &mut writes,
+            )),
         };
         (outcome, writes)
     }

@@ -1,7 +1,8 @@
 //! The state as key/value pairs in the local store: the key layout
 //! (`c/` user NUL cookie, `p/` profile NUL user, `r/` request id, `s/`
 //! X2Go server, `x/` server NUL session id, `t/` agent join token hash,
-//! `a/` agent trust by server), the JSON
+//! `a/` agent trust by server, `l/` profile NUL host for load checks, `f/command` the command format
+//! every member reads), the JSON
 //! records under them, the write each change to a cookie, placement or
 //! remembered request implies, and the rebuild of a `State` from the
 //! stored pairs.
@@ -9,6 +10,7 @@
 use super::cookies::CookieRecord;
 use super::enrollment::{HostTrust, TokenRecord};
 use super::error::{bad_key, bad_record, DecodeError};
+use super::loadchecks::LoadCheckRecord;
 use super::placements::PlacementRecord;
 use super::requests::{RequestId, RequestRecord};
 use super::servers::ServerRecord;
@@ -25,6 +27,9 @@ const SERVER_PREFIX: &[u8] = b"s/";
 const SESSION_PREFIX: &[u8] = b"x/";
 const TOKEN_PREFIX: &[u8] = b"t/";
 const TRUST_PREFIX: &[u8] = b"a/";
+const LOAD_CHECK_PREFIX: &[u8] = b"l/";
+/// The command format every member reads (one key).
+const COMMAND_FORMAT_KEY: &[u8] = b"f/command";
 
 fn key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + a.len() + b.len() + 1);
@@ -128,6 +133,27 @@ pub(super) fn host_trust_put(host: &str, rec: &HostTrust) -> Write {
     )
 }
 
+/// Store the command format every member reads.
+pub(super) fn command_format_put(format: u32) -> Write {
+    (
+        COMMAND_FORMAT_KEY.to_vec(),
+        Some(serde_json::to_vec(&format).expect("serialisable")),
+    )
+}
+
+/// Store `rec` as the load check of `host` in `profile`.
+pub(super) fn load_check_put(profile: &str, host: &str, rec: &LoadCheckRecord) -> Write {
+    (
+        key(LOAD_CHECK_PREFIX, profile, host),
+        Some(serde_json::to_vec(rec).expect("serialisable")),
+    )
+}
+
+/// Forget the load check of `host` in `profile`.
+pub(super) fn load_check_delete(profile: &str, host: &str) -> Write {
+    (key(LOAD_CHECK_PREFIX, profile, host), None)
+}
+
 /// The text after `prefix` of key `k`, which must be UTF-8.
 fn name_after(k: &[u8], prefix: &[u8], kind: &'static str) -> Result<String, DecodeError> {
     String::from_utf8(k[prefix.len()..].to_vec()).map_err(|_| bad_key(kind, k))
@@ -173,6 +199,14 @@ impl State {
                 let rec =
                     serde_json::from_slice(&v).map_err(|e| bad_record("agent trust", &k, e))?;
                 s.agent_hosts.insert(host, rec);
+            } else if k == COMMAND_FORMAT_KEY {
+                s.command_format =
+                    serde_json::from_slice(&v).map_err(|e| bad_record("command format", &k, e))?;
+            } else if let Some(rest) = k.strip_prefix(LOAD_CHECK_PREFIX) {
+                let id = split_key(rest).ok_or_else(|| bad_key("load check", &k))?;
+                let rec =
+                    serde_json::from_slice(&v).map_err(|e| bad_record("load check", &k, e))?;
+                s.insert_load_check(id, rec);
             }
         }
         Ok(s)

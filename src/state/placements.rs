@@ -4,6 +4,7 @@
 //! choice reads, and expiry on purge.
 
 use super::command::{Candidate, Millis, PlacedOutcome};
+use super::loadchecks::CheckedLoad;
 use super::pairs::{self, Write};
 use super::{older_than, State};
 use crate::placement::{self, Decision, HostView};
@@ -54,20 +55,50 @@ impl State {
         window_ms: Millis,
         writes: &mut Vec<Write>,
     ) -> PlacedOutcome {
+        let views: Vec<HostView> = candidates.iter().map(|c| self.host_view(c)).collect();
+        self.place_among(profile, user, &views, now, window_ms, writes)
+    }
+
+    /// `place` for a profile the load checker weighs (see `weighed_view`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn place_weighed(
+        &mut self,
+        profile: &str,
+        user: &str,
+        candidates: &[Candidate],
+        sessions: &[(String, u32)],
+        now: Millis,
+        window_ms: Millis,
+        writes: &mut Vec<Write>,
+    ) -> PlacedOutcome {
+        let views = self.weighed_views(profile, candidates, sessions);
+        self.place_among(profile, user, &views, now, window_ms, writes)
+    }
+
+    /// Choose among `views` (the sole candidate, else a recent placement
+    /// on a usable host, else the policy's best) and record the placement.
+    fn place_among(
+        &mut self,
+        profile: &str,
+        user: &str,
+        views: &[HostView],
+        now: Millis,
+        window_ms: Millis,
+        writes: &mut Vec<Write>,
+    ) -> PlacedOutcome {
         // A user placed recently on a host that is still usable goes back there.
-        let sticky = match placement::sole_host(candidates) {
+        let sticky = match placement::sole_host(views) {
             Some(_) => None,
             None => self
                 .placement(profile, user)
                 .filter(|r| now.saturating_sub(r.at) <= window_ms)
-                .and_then(|r| candidates.iter().find(|c| c.name == r.host))
-                .map(|c| self.host_view(c))
+                .and_then(|r| views.iter().find(|v| v.name == r.host))
                 .filter(|v| v.alive && !v.drained)
-                .map(|v| v.name),
+                .map(|v| v.name.clone()),
         };
-        let chosen = match placement::sole_host(candidates) {
+        let chosen = match placement::sole_host(views) {
             Some(only) => Some(only.name.clone()),
-            None => sticky.clone().or_else(|| self.least_loaded(candidates)),
+            None => sticky.clone().or_else(|| best_of(views)),
         };
         match chosen {
             Some(host) => {
@@ -84,19 +115,6 @@ impl State {
                 }
             }
             None => PlacedOutcome::NoneAvailable,
-        }
-    }
-
-    /// The placement policy's choice among `candidates`: by the load and
-    /// sessions their agents report where there are agents, by the
-    /// placements each already has where there are none.
-    fn least_loaded(&self, candidates: &[Candidate]) -> Option<String> {
-        let view: Vec<HostView> = candidates.iter().map(|c| self.host_view(c)).collect();
-        match placement::decide(&view, &[]) {
-            Decision::New { host }
-            | Decision::Resume { host, .. }
-            | Decision::TakeOver { host, .. } => Some(host),
-            Decision::NoneAvailable => None,
         }
     }
 
@@ -122,6 +140,47 @@ impl State {
                 ..HostView::new(c.name.clone())
             },
         }
+    }
+
+    /// The candidates of a load-checked profile as the reference's load
+    /// checker sees them: a host without an agent of ours weighs its load
+    /// factor and the sessions the reference's agent counted there; one
+    /// whose check failed is left out, as long as another one has a load
+    /// factor (when none has, the checks are ignored: placement goes as
+    /// without the load checker, never to no server at all).
+    fn weighed_views(
+        &self,
+        profile: &str,
+        candidates: &[Candidate],
+        sessions: &[(String, u32)],
+    ) -> Vec<HostView> {
+        let checked = |c: &Candidate| match self.server_for(&c.name) {
+            Some(_) => None,
+            None => self.load_check(profile, &c.name).map(|r| r.load),
+        };
+        let any_factor = candidates
+            .iter()
+            .any(|c| checked(c).and_then(CheckedLoad::factor).is_some());
+        candidates
+            .iter()
+            .map(|c| {
+                let mut view = self.host_view(c);
+                if self.server_for(&c.name).is_some() {
+                    return view;
+                }
+                view.sessions = sessions
+                    .iter()
+                    .filter(|(h, _)| *h == c.name)
+                    .map(|(_, n)| *n)
+                    .sum();
+                match checked(c) {
+                    Some(CheckedLoad::Factor(f)) => view.load_factor = Some(f as f64),
+                    Some(_) if any_factor => view.alive = false,
+                    _ => {}
+                }
+                view
+            })
+            .collect()
     }
 
     /// Drop the placements older than `window_ms` at `now`.
@@ -156,5 +215,17 @@ impl State {
                 .remove(&(old.host, profile.to_string(), user.to_string()));
             writes.push(pairs::placement_delete(profile, user));
         }
+    }
+}
+
+/// The placement policy's choice among `views`: by the load and sessions
+/// reported where every usable host has a load, by sessions and
+/// placements otherwise.
+fn best_of(views: &[HostView]) -> Option<String> {
+    match placement::decide(views, &[]) {
+        Decision::New { host }
+        | Decision::Resume { host, .. }
+        | Decision::TakeOver { host, .. } => Some(host),
+        Decision::NoneAvailable => None,
     }
 }

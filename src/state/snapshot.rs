@@ -1,6 +1,7 @@
 //! The state as one snapshot (JSON bytes), for cluster snapshots: cookies,
 //! placements, the configuration, the remembered request ids, the X2Go
-//! server and session tables, agent join tokens and agent trust; the
+//! server and session tables, agent join tokens, agent trust and the
+//! load checker's answers; the
 //! per-host and request expiry indexes are rebuilt on load.
 //!
 //! The document's first field is its format version (`SNAPSHOT_FORMAT`),
@@ -16,6 +17,7 @@ use super::config::ConfigTexts;
 use super::cookies::CookieRecord;
 use super::enrollment::{HostTrust, TokenRecord};
 use super::error::{DecodeError, EncodeError};
+use super::loadchecks::LoadCheckRecord;
 use super::placements::PlacementRecord;
 use super::requests::{RequestId, RequestRecord};
 use super::servers::ServerRecord;
@@ -51,6 +53,12 @@ struct Snapshot {
     agent_tokens: Vec<(String, TokenRecord)>,
     #[serde(default)]
     agent_hosts: Vec<(String, HostTrust)>,
+    /// Absent from snapshots made before the load checker.
+    #[serde(default)]
+    load_checks: Vec<((String, String), LoadCheckRecord)>,
+    /// Absent from snapshots made before it was raised (0: format 1).
+    #[serde(default)]
+    command_format: u32,
 }
 
 /// A `Snapshot` borrowed from a `State`: each table as the sequence of its
@@ -74,6 +82,9 @@ struct SnapshotRef<'a> {
     agent_tokens: &'a BTreeMap<String, TokenRecord>,
     #[serde(serialize_with = "pairs")]
     agent_hosts: &'a BTreeMap<String, HostTrust>,
+    #[serde(serialize_with = "pairs")]
+    load_checks: &'a BTreeMap<(String, String), LoadCheckRecord>,
+    command_format: u32,
 }
 
 fn pairs<K: Serialize, V: Serialize, S: Serializer>(
@@ -132,6 +143,8 @@ impl State {
             sessions: &self.sessions,
             agent_tokens: &self.agent_tokens,
             agent_hosts: &self.agent_hosts,
+            load_checks: &self.load_checks,
+            command_format: self.command_format,
         };
         Ok(serde_json::to_vec(&snap)?)
     }
@@ -157,6 +170,8 @@ impl State {
         }
         s.agent_tokens = snap.agent_tokens.into_iter().collect();
         s.agent_hosts = snap.agent_hosts.into_iter().collect();
+        s.load_checks = snap.load_checks.into_iter().collect();
+        s.command_format = snap.command_format;
         Ok(s)
     }
 }
