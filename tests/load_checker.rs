@@ -266,10 +266,10 @@ fn numbers(factors: &BTreeMap<String, String>) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// Fresh users (no sessions) selecting `pool` on ours and the reference,
-/// plain and JSON: both send every one to `want`, in equal answers.
-fn new_users_go_to(ours: &Running, reference: &Running, want: &Server) {
-    for _ in 0..3 {
+/// `users` fresh users (no sessions) selecting `pool` on ours and the
+/// reference, plain and JSON: both send every one to `want`, in equal answers.
+fn new_users_go_to(ours: &Running, reference: &Running, want: &Server, users: usize) {
+    for _ in 0..users {
         let user = X2goUser::create("lcu");
         for dialect in ["plain", "json"] {
             let request = select(dialect, user.name());
@@ -309,7 +309,7 @@ fn new_users_go_to_the_least_loaded_server_like_the_reference() {
     let done = first_cycle(&ours, (2, 0));
     let log = ours.log_text();
     assert!(far_above(&latest(&log), "lc2", "lc1"), "{log}");
-    new_users_go_to(&ours, &reference, lc2);
+    new_users_go_to(&ours, &reference, lc2, 3);
 
     // Swapped loads: after the next checks, new users go to lc1.
     lc1.sshd().set_loadavg(LOW);
@@ -325,7 +325,7 @@ fn new_users_go_to_the_least_loaded_server_like_the_reference() {
     );
     // One more cycle: the swapped factors are the ones placing.
     next_cycle("one more cycle", || ours.log_text(), swapped, |_| true);
-    new_users_go_to(&ours, &reference, lc1);
+    new_users_go_to(&ours, &reference, lc1, 3);
 }
 
 #[test]
@@ -361,7 +361,7 @@ fn a_server_whose_agent_is_unreachable_is_left_out() {
     );
     assert!(latest(&log).get("lc4").is_some_and(|f| *f > 0), "{log}");
     assert!(!latest(&log).contains_key("lc3"), "{log}");
-    new_users_go_to(&ours, &reference, lc4);
+    new_users_go_to(&ours, &reference, lc4, 3);
 }
 
 /// Whether `node`'s log has checked a load.
@@ -410,6 +410,7 @@ fn in_a_cluster_the_leader_polls_and_every_node_places_alike() {
     let after: Vec<usize> = [lc5, lc6].iter().map(|s| s.sshd().logins()).collect();
     for (i, server) in [lc5, lc6].iter().enumerate() {
         let logins = after[i] - before[i];
+        eprintln!("{}: {logins} logins in two cycles", server.name);
         // Two cycles' checks; a third's may have begun (not 6: three nodes).
         assert!(
             (2..=3).contains(&logins),
@@ -455,16 +456,25 @@ fn in_a_cluster_the_leader_polls_and_every_node_places_alike() {
     });
     let new_leader = new_leader.unwrap();
     let new_log = || node_log(&nodes[new_leader as usize - 1]);
-    next_cycle("the new leader's load check", new_log, 0, |log| {
+    let done = next_cycle("the new leader's load check", new_log, 0, |log| {
         cycles(log).last() == Some(&(2, 0)) && far_above(&latest(log), "lc6", "lc5")
     });
+    every_node_places(&nodes, lc6);
+
+    // Swapped loads reach every node through the new leader's checks.
+    lc5.sshd().set_loadavg(LOW);
+    lc6.sshd().set_loadavg(HIGH);
+    let swapped = next_cycle("the swapped loads", new_log, done, |log| {
+        far_above(&latest(log), "lc5", "lc6")
+    });
+    next_cycle("one more cycle", new_log, swapped, |_| true);
+    every_node_places(&nodes, lc5);
     for n in nodes
         .iter()
         .filter(|n| n.running.is_some() && n.id != new_leader)
     {
         assert!(!polls(n), "node {} polls: {}", n.id, node_log(n));
     }
-    every_node_places(&nodes, lc6);
 }
 
 /// A busy server (load average 1: loadavgXX 101) and one half as busy
@@ -507,5 +517,7 @@ fn sessions_count_as_getservers_reports_them() {
     let reference = s.reference(&checker);
     let ours = s.ours();
     first_cycle(&ours, (2, 0));
-    new_users_go_to(&ours, &reference, lc8);
+    // One new user: ours also counts its own recent placements (a
+    // documented difference), which would tip the second new user over.
+    new_users_go_to(&ours, &reference, lc8, 1);
 }
