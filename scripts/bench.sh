@@ -40,17 +40,24 @@
 # seconds with a 3 s retry period (one request per period retries while the
 # others skip the server).
 #
-# Usage: scripts/bench.sh [single|cluster|auth|agents|refagent-ssh] [seconds-per-run]   (default: single 10; agents 30)
+# `loadchecker` mode (root): selectsession of new sessions in a profile
+# the load checker weighs, agent query mode SSH, ours and the reference
+# with its x2gobroker-loadchecker on two sshd "servers" of different load
+# (see scripts/lib/bench_loadchecker.sh).
+#
+# Usage: scripts/bench.sh [single|cluster|auth|agents|refagent-ssh|loadchecker] [seconds-per-run]   (default: single 10; agents 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=single
-case "${1:-}" in single|cluster|auth|agents|refagent-ssh) MODE=$1; shift ;; esac
+case "${1:-}" in single|cluster|auth|agents|refagent-ssh|loadchecker) MODE=$1; shift ;; esac
 DEFAULT_DUR=10
 [ "$MODE" = agents ] && DEFAULT_DUR=30
 DUR=${1:-$DEFAULT_DUR}
 . scripts/lib/deps.sh
 # The load generator, the reference to compare with, and what building ours needs.
 ensure_packages wrk curl x2gobroker-daemon build-essential libpam0g-dev pkg-config protobuf-compiler
+
+[ "$MODE" = loadchecker ] && { . scripts/lib/bench_loadchecker.sh; exit 0; }
 
 if [ "$MODE" = auth ]; then
   cargo build --release --quiet --bin x2gobroker --example auth_load
