@@ -1,9 +1,10 @@
 //! The reference's agents for profiles whose hosts report to no agent of
 //! ours: by the profile's query mode, the agent on this host (`LOCAL`) or
 //! the first of the profile's servers whose agent answers over SSH
-//! (`SSH`; the reference picks one at random, all read one session
-//! database). Within one request each agent is asked once; a listing asks
-//! the profiles' first SSH agents at once.
+//! (`SSH`; starting at a server that depends on the user, where the
+//! reference picks one at random; all read one session database). Within
+//! one request each agent is asked once; a listing asks the profiles'
+//! first SSH agents at once.
 
 use super::resume::listed_sessions;
 use super::Broker;
@@ -45,7 +46,7 @@ impl Broker {
                 Some((agent, sessions))
             }
             QueryMode::Ssh => {
-                let targets = SshTarget::of_profile(conf, profile);
+                let targets = SshTarget::for_user(conf, profile, user);
                 for target in targets.iter().cloned() {
                     let key = target.key();
                     let agent = RefAgent::Ssh(self.ssh_agents.clone(), target);
@@ -85,7 +86,7 @@ impl Broker {
             if QueryMode::of(conf, p) != QueryMode::Ssh {
                 continue;
             }
-            if let Some(target) = SshTarget::of_profile(conf, p).into_iter().next() {
+            if let Some(target) = SshTarget::for_user(conf, p, user).into_iter().next() {
                 first
                     .entry(target.key())
                     .or_insert_with(|| RefAgent::Ssh(self.ssh_agents.clone(), target));

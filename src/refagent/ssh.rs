@@ -71,6 +71,24 @@ impl SshTarget {
             .collect()
     }
 
+    /// The agents of `profile`'s hosts to ask about `user`, all of them,
+    /// starting at a host that depends on the user (the reference picks
+    /// one at random), so that the listings of a profile with many
+    /// servers spread over their agents instead of all going to the
+    /// first; each user's start stays the same.
+    pub fn for_user(conf: &BrokerConf, profile: &Profile, user: &str) -> Vec<SshTarget> {
+        let mut targets = Self::of_profile(conf, profile);
+        if !targets.is_empty() {
+            // FNV-1a: the same on every node and in every build.
+            let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+            let start = (hash % targets.len() as u64) as usize;
+            targets.rotate_left(start);
+        }
+        targets
+    }
+
     /// The key this agent is remembered by.
     pub fn key(&self) -> String {
         format!("{} ({}) port {}", self.name, self.address, self.port)
@@ -374,6 +392,29 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn users_start_at_different_agents_and_ask_them_all() {
+        let conf = BrokerConf::parse("c", "").unwrap();
+        let set = crate::profiles::ProfileSet::parse("p", "[p]\nhost=a, b, c, d\n").unwrap();
+        let profile = &set.profiles[0];
+        let mut starts = std::collections::BTreeSet::new();
+        for i in 0..64 {
+            let user = format!("user{i}");
+            let t = SshTarget::for_user(&conf, profile, &user);
+            let mut names: Vec<String> = t.iter().map(|t| t.name.clone()).collect();
+            // Every agent, in the profile's (cyclic) order from the start.
+            let first = names[0].clone();
+            names.sort();
+            assert_eq!(names, ["a", "b", "c", "d"]);
+            let again = SshTarget::for_user(&conf, profile, &user);
+            assert_eq!(again, t, "the same start for the same user");
+            let order: String = t.iter().map(|t| t.name.as_str()).collect();
+            assert!("abcdabcd".contains(&order), "{order}");
+            starts.insert(first);
+        }
+        assert_eq!(starts.len(), 4, "64 users start at every agent");
     }
 
     /// An agent on 127.0.0.1 at `port`, asked with the keys in `home`.
