@@ -184,6 +184,7 @@ fn ping_checkload_and_keys_over_ssh() {
         .enable_all()
         .build()
         .unwrap();
+    let logins = s.sshd.logins();
     rt.block_on(async {
         agent.ping().await.expect("ping");
         let factor = agent.load_factor().await.expect("checkload");
@@ -199,6 +200,8 @@ fn ping_checkload_and_keys_over_ssh() {
         assert!(agent.list_sessions("root").await.is_err());
         agent.ping().await.expect("still reachable");
     });
+    // Six calls, one channel each, on one kept connection: one login.
+    assert_eq!(s.sshd.logins() - logins, 1, "{}", s.sshd.log_text());
 }
 
 fn read(p: &Path) -> String {

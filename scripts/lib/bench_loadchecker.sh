@@ -22,6 +22,7 @@ cleanup() {
   wait 2>/dev/null || true
   # userdel refuses while the account's last SSH session is still exiting.
   for a in "${ACCOUNTS[@]}"; do
+    pkill -KILL -u "$a" 2>/dev/null || true
     for _ in $(seq 1 50); do
       id "$a" >/dev/null 2>&1 || break
       userdel "$a" 2>/dev/null || sleep 0.1

@@ -13,6 +13,7 @@ mod error;
 pub mod hostkey;
 pub mod local;
 pub mod mode;
+mod pool;
 pub mod ssh;
 
 pub use error::RefAgentError;

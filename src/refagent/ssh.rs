@@ -9,13 +9,16 @@
 //! its address (`host=name (address)`), on its SSH port (`sshport`, or
 //! the port in `host=name (address:port)`); its host key is checked
 //! (`hostkey`). Any output on standard error is a failure, as there. Each
-//! call is one connection, bounded as a whole by the timeout; an agent
-//! that cannot be reached is skipped for the retry period (`down`).
+//! call is one channel (the reference: one connection), on a connection
+//! kept from an earlier call within `KEEP_IDLE` (`pool`) or a new one,
+//! bounded as a whole by the timeout; an agent that cannot be reached is
+//! skipped for the retry period (`down`).
 
 use super::answer::{parse, said, MAX_ANSWER};
 use super::down::DownCache;
 use super::hostkey::{known_hosts_of, Check, HostKeyPolicy, Pins, Verdict};
 use super::local::AGENT;
+use super::pool::Pool;
 use super::RefAgentError;
 use crate::config::BrokerConf;
 use crate::profiles::Profile;
@@ -26,6 +29,12 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long a connection to an agent is kept for the next call.
+const KEEP_IDLE: Duration = Duration::from_secs(30);
+/// How long opening a channel on a kept connection may take before a new
+/// connection is made instead (one that went silent).
+const REUSE_OPEN: Duration = Duration::from_secs(1);
 
 /// The key files tried, in order.
 const KEY_FILES: [&str; 3] = ["id_rsa", "id_ecdsa", "id_ed25519"];
@@ -107,6 +116,8 @@ pub struct SshAgents {
     timeout: Duration,
     down: DownCache,
     pins: Pins,
+    /// Logged-in connections for the next calls.
+    pool: Pool<client::Handle<HostKeyHandler>>,
 }
 
 impl SshAgents {
@@ -119,6 +130,7 @@ impl SshAgents {
             timeout,
             down: DownCache::new(retry),
             pins: Pins::default(),
+            pool: Pool::new(KEEP_IDLE),
         }
     }
 
@@ -167,12 +179,48 @@ impl SshAgents {
         result
     }
 
-    /// Connect, log in, run `command`: its standard output and error.
+    /// Run `command` on `target`'s agent, on the connection an earlier
+    /// call left (`pool`) or a new one: its standard output and error.
     async fn exchange(
         &self,
         target: &SshTarget,
         command: &str,
     ) -> Result<(Vec<u8>, Vec<u8>), RefAgentError> {
+        let agent = target.label();
+        let key = target.key();
+        if let Some(conn) = self.pool.get(&key) {
+            match tokio::time::timeout(REUSE_OPEN, conn.channel_open_session()).await {
+                Ok(Ok(channel)) => {
+                    let answer = run(channel, command, &agent).await;
+                    match &answer {
+                        Ok(_) => self.pool.put(&key, conn),
+                        Err(_) => self.pool.forget(&key, &conn),
+                    }
+                    return answer;
+                }
+                // Closed by the server, gone silent, or full: a new one.
+                _ => {
+                    tracing::debug!(agent = %agent, "the kept SSH connection is not usable: connecting anew");
+                    self.pool.forget(&key, &conn);
+                }
+            }
+        }
+        let conn = Arc::new(self.connect(target).await?);
+        let ssh_error = |e: russh::Error| RefAgentError::Ssh {
+            agent: agent.clone(),
+            why: e.to_string(),
+        };
+        let channel = conn.channel_open_session().await.map_err(ssh_error)?;
+        let answer = run(channel, command, &agent).await?;
+        self.pool.put(&key, conn);
+        Ok(answer)
+    }
+
+    /// Connect to `target` and log in.
+    async fn connect(
+        &self,
+        target: &SshTarget,
+    ) -> Result<client::Handle<HostKeyHandler>, RefAgentError> {
         let agent = target.label();
         let key = Arc::new(self.private_key().await?);
         let (host, stream) = reach(target).await?;
@@ -185,7 +233,9 @@ impl SshAgents {
         };
         let defaults = russh::Preferred::default();
         let config = client::Config {
-            inactivity_timeout: Some(self.timeout),
+            // A kept connection closes by itself once unused for longer
+            // than the pool keeps it.
+            inactivity_timeout: Some(self.pool.idle() + self.timeout),
             preferred: russh::Preferred {
                 key: Cow::Owned(check.preferred(&defaults.key)),
                 ..defaults
@@ -229,31 +279,11 @@ impl SshAgents {
                 user: self.user.clone(),
             });
         }
-        let mut channel = session.channel_open_session().await.map_err(ssh_error)?;
-        channel.exec(true, command).await.map_err(ssh_error)?;
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        while let Some(msg) = channel.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
-                ChannelMsg::Close => break,
-                _ => {}
-            }
-            if stdout.len() + stderr.len() > MAX_ANSWER {
-                return Err(RefAgentError::Ssh {
-                    agent,
-                    why: format!("the answer is longer than {MAX_ANSWER} bytes"),
-                });
-            }
-        }
-        let _ = session
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
-        Ok((stdout, stderr))
+        Ok(session)
     }
 
-    /// The broker's private key (read on every call: `keygen --ssh
-    /// --force` takes effect at once).
+    /// The broker's private key (read for every new connection: `keygen
+    /// --ssh --force` takes effect with the next one).
     async fn private_key(&self) -> Result<PrivateKey, RefAgentError> {
         let dir = self.home.join(".ssh");
         let mut why = String::from("none of them exists");
@@ -273,6 +303,35 @@ impl SshAgents {
             why,
         })
     }
+}
+
+/// Run `command` on `channel`: its standard output and error.
+async fn run(
+    mut channel: russh::Channel<client::Msg>,
+    command: &str,
+    agent: &str,
+) -> Result<(Vec<u8>, Vec<u8>), RefAgentError> {
+    let ssh_error = |e: russh::Error| RefAgentError::Ssh {
+        agent: agent.to_string(),
+        why: e.to_string(),
+    };
+    channel.exec(true, command).await.map_err(ssh_error)?;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while let Some(msg) = channel.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+            ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+        if stdout.len() + stderr.len() > MAX_ANSWER {
+            return Err(RefAgentError::Ssh {
+                agent: agent.to_string(),
+                why: format!("the answer is longer than {MAX_ANSWER} bytes"),
+            });
+        }
+    }
+    Ok((stdout, stderr))
 }
 
 /// The remote command, as the reference builds it (arguments in double

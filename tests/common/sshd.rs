@@ -65,8 +65,12 @@ impl AgentAccount {
 
 impl Drop for AgentAccount {
     fn drop(&mut self) {
-        // The last logins' processes may outlive a killed sshd for a moment
-        // ("user ... is currently used by process ..."): retry.
+        // Its logins' processes outlive a killed sshd while the broker keeps
+        // its connection ("user ... is currently used by process ..."):
+        // end them, and retry while they go.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &self.name])
+            .status();
         for _ in 0..100 {
             let gone = Command::new("userdel")
                 .arg(&self.name)
@@ -95,6 +99,11 @@ pub struct Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        // Its connections first (brokers keep theirs open; each is a
+        // session of its own, so not in sshd's process group).
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
