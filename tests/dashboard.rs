@@ -636,12 +636,23 @@ impl Driver {
         );
     }
 
+    /// The text of the element `css` selects. An element found while the
+    /// page was being replaced (after a form's POST and redirect) may be
+    /// gone when its text is asked for ("does not belong to the
+    /// document"): then it is looked up again.
     fn text(&self, css: &str) -> String {
-        let e = self.find(css);
-        self.command("GET", &format!("/element/{e}/text"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        let mut text = None;
+        wait_until(css, Duration::from_secs(20), || {
+            let e = self.find(css);
+            let path = format!("/session/{}/element/{e}/text", self.session);
+            let Ok((200, body)) = webdriver(self.addr, "GET", &path, "") else {
+                return false;
+            };
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            text = Some(v["value"].as_str().unwrap_or_default().to_string());
+            true
+        });
+        text.unwrap()
     }
 
     fn screenshot(&self) -> Vec<u8> {
