@@ -83,7 +83,8 @@ X2GOBROKER_AGENT_USER=$AGENT_USER RUST_LOG=warn,x2gobroker::broker::loadchecker=
   --data-dir "$WORK/data" --http "127.0.0.1:$OURS_PORT" --broker-home "$WORK/home" >"$WORK/ours.log" 2>&1 &
 PIDS+=($!)
 # The reference runs as root and takes root's home: its own mount namespace with the bench home there.
-as_root_home() { unshare --mount -- sh -c 'mount --bind "$0" /root && exec /usr/bin/python3 "$@"' "$WORK/home" "$@"; }
+# (Run in the background only: exec makes the background job's PID the daemon's.)
+as_root_home() { exec unshare --mount -- sh -c 'mount --bind "$0" /root && exec /usr/bin/python3 "$@"' "$WORK/home" "$@"; }
 export X2GOBROKER_AGENT_USER=$AGENT_USER X2GOBROKER_LOADCHECKER_SOCKET=$WORK/run/loadchecker.socket \
   X2GOBROKER_CONFIG=$WORK/x2gobroker.conf X2GOBROKER_SESSIONPROFILES=$WORK/profiles.conf LOGNAME=root
 # (The daemon makes its socket's directory root's alone: a directory of its own.)

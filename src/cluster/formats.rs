@@ -13,18 +13,25 @@ use crate::state::{Command, COMMAND_FORMAT};
 use std::sync::Weak;
 use std::time::Duration;
 
-/// How often the leader looks.
-const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often the leader looks (right after start-up, while members have
+/// just answered their first heartbeats, so that the raise is one of the
+/// start-up writes).
+const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// As leader, raise the floor to this build's format once every member
-/// reads it; ends with the node.
+/// reads it; ends once it is raised (on any node: it is in the state), or
+/// with the node.
 pub async fn raise_when_read(node: Weak<Node>) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_behind = Vec::new();
     loop {
         tick.tick().await;
         let Some(node) = node.upgrade() else { return };
-        if !node.is_leader() || node.read_state(|s| s.command_format()) >= COMMAND_FORMAT {
+        if node.read_state(|s| s.command_format()) >= COMMAND_FORMAT {
+            return;
+        }
+        if !node.is_leader() {
             continue;
         }
         let members: Vec<_> = node
@@ -36,15 +43,18 @@ pub async fn raise_when_read(node: Weak<Node>) {
             .map(|(id, _)| *id)
             .collect();
         let behind: Vec<_> = members
-            .iter()
-            .filter(|id| **id != node.id && node.peers.reads(**id) < COMMAND_FORMAT)
+            .into_iter()
+            .filter(|id| *id != node.id && node.peers.reads(*id) < COMMAND_FORMAT)
             .collect();
         if !behind.is_empty() {
-            tracing::debug!(
-                ?behind,
-                format = COMMAND_FORMAT,
-                "members that do not read this build's command format yet"
-            );
+            if behind != last_behind {
+                tracing::debug!(
+                    ?behind,
+                    format = COMMAND_FORMAT,
+                    "members that do not read this build's command format yet"
+                );
+                last_behind = behind;
+            }
             continue;
         }
         match node
