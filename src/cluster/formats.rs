@@ -71,3 +71,19 @@ pub async fn raise_when_read(node: Weak<Node>) {
         }
     }
 }
+
+#[cfg(test)]
+impl Node {
+    /// Wait (up to 20 s) until the floor is this build's format: a test
+    /// that compares states or counts entries starts after that write.
+    pub(super) async fn format_raised(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.read_state(|s| s.command_format()) < COMMAND_FORMAT {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the command format was not raised"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -22,14 +22,7 @@ async fn status_hashes_the_state_once_per_applied_index() {
         .unwrap();
     // The only member reads this build's commands: the floor rises by
     // itself (an entry applied now would change the digest below).
-    let deadline = Instant::now() + std::time::Duration::from_secs(20);
-    while node.read_state(|s| s.command_format()) < crate::state::COMMAND_FORMAT {
-        assert!(
-            Instant::now() < deadline,
-            "the command format was not raised"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    node.format_raised().await;
     // A large state, as many anonymous logins leave behind.
     {
         let mut m = node.machine.write();
