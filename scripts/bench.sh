@@ -54,6 +54,7 @@ DEFAULT_DUR=10
 [ "$MODE" = agents ] && DEFAULT_DUR=30
 DUR=${1:-$DEFAULT_DUR}
 . scripts/lib/deps.sh
+. scripts/lib/bench_common.sh
 # The load generator, the reference to compare with, and what building ours needs.
 ensure_packages wrk curl x2gobroker-daemon build-essential libpam0g-dev pkg-config protobuf-compiler
 
@@ -104,10 +105,9 @@ if [ "$MODE" = refagent-ssh ]; then
   WORK=$(mktemp -d)
   PIDS=()
   trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   TIMEOUT=2; RETRY=30; N=200
   # The silent "server": accepts, holds every connection, says nothing.
-  SILENT=$(free)
+  SILENT=$(free_port)
   python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -122,7 +122,7 @@ while True:
   printf '[global]\nrequire-password = false\ndefault-agent-query-mode = SSH\nmy-cookie-file = %s/none.authid\n[broker_inifile]\nenable = true\n' "$WORK" >"$WORK/x2gobroker.conf"
   printf '[p]\nname=P\nhost=silent (127.0.0.21:%s)\ncommand=XFCE\n' "$SILENT" >"$WORK/profiles.conf"
   start() {
-    PORT=$(free)
+    PORT=$(free_port)
     RUST_LOG=warn target/release/x2gobroker serve --x2gobroker-conf "$WORK/x2gobroker.conf" --session-profiles "$WORK/profiles.conf" \
       --data-dir "$WORK/data$1" --http "127.0.0.1:$PORT" --broker-home "$WORK/home" \
       --ssh-agent-timeout "$TIMEOUT" --ssh-agent-retry "$1" >"$WORK/broker$1.log" 2>&1 &
@@ -131,7 +131,6 @@ while True:
   }
   # times COUNT -> one latency in ms per line
   times() { for i in $(seq 1 "$1"); do curl -s -o /dev/null -w '%{time_total}\n' -d "task=listsessions&user=u$i" "http://127.0.0.1:$PORT/plain/"; done | awk '{ printf "%.1f\n", $1 * 1000 }'; }
-  stats() { sort -n | awk '{ v[NR] = $1 } END { printf "p50 %s ms, p99 %s ms, max %s ms", v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))], v[NR] }'; }
   printf 'bench refagent-ssh: a profile whose only SSH agent accepts and never answers; --ssh-agent-timeout %ss; load %s\n' "$TIMEOUT" "$(cut -d' ' -f1-3 /proc/loadavg)"
   start "$RETRY"
   times "$N" >"$WORK/cached.txt"
@@ -169,7 +168,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "bench: port $1 never opened" >&2; exit 1; }
 
 # Eight live "X2Go servers" on 127.0.0.11-18, all on one port: TCP

@@ -11,6 +11,7 @@ mod common;
 use common::accounts::TestUser;
 use common::processes::{ours_bin, Ours, Running, REFERENCE};
 use common::site::Site;
+use common::sshd::ed25519_key;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -414,7 +415,7 @@ impl Sshd {
     fn start(env: &[(&str, String)]) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let host_key = dir.path().join("host_key");
-        keygen(&host_key);
+        ed25519_key(&host_key);
         let port = common::sockets::addr_of(&common::sockets::loopback()).port();
         let set_env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let config = dir.path().join("sshd_config");
@@ -471,16 +472,6 @@ impl Sshd {
     }
 }
 
-/// An ed25519 key pair without a passphrase at `path` (and `path`.pub).
-fn keygen(path: &std::path::Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 #[ignore = "needs root (test accounts, sshd) and the reference broker (x2gobroker-daemon)"]
 fn x2go_clients_command_over_real_ssh() {
@@ -502,7 +493,7 @@ fn x2go_clients_command_over_real_ssh() {
         ),
     ]);
     let key = sshd.dir.path().join("client_key");
-    keygen(&key);
+    ed25519_key(&key);
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     for (user, home) in s.users.iter().zip(&s.homes) {
         let status = Command::new("usermod")

@@ -1,4 +1,5 @@
-# `scripts/bench.sh loadchecker`, sourced by bench.sh (uses its DUR):
+# `scripts/bench.sh loadchecker`, sourced by bench.sh (uses its DUR and
+# scripts/lib/bench_common.sh):
 # selectsession of new sessions in a load-checked profile, agent query
 # mode SSH, ours and the reference (with its x2gobroker-loadchecker
 # daemon) on the same site and servers. Two "servers" are sshd on
@@ -31,7 +32,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 N=100
 NUSERS=8
 AGENT_USER="lcbench$$"
@@ -56,7 +56,7 @@ chmod 600 "$WORK/agent/.ssh/authorized_keys"
 
 # The two servers: sshd on its own address, its agent seeing the load of a file.
 mkdir -p /run/sshd
-SSH_PORT=$(free)
+SSH_PORT=$(free_port)
 LOADS=("9.00 9.00 9.00 1/100 1234" "0.05 0.05 0.05 1/100 1234")
 for i in 1 2; do
   d="$WORK/s$i"
@@ -77,7 +77,7 @@ printf '[global]\nrequire-password = false\ndefault-agent-query-mode = SSH\nload
 printf '[pool]\nname=Pool\nhost=busy (127.0.0.31:%s), idle (127.0.0.32:%s)\ncommand=XFCE\nbroker-portscan-x2goservers = true\n' \
   "$SSH_PORT" "$SSH_PORT" >"$WORK/profiles.conf"
 
-OURS_PORT=$(free)
+OURS_PORT=$(free_port)
 X2GOBROKER_AGENT_USER=$AGENT_USER RUST_LOG=warn,x2gobroker::broker::loadchecker=info target/release/x2gobroker serve \
   --x2gobroker-conf "$WORK/x2gobroker.conf" --session-profiles "$WORK/profiles.conf" \
   --data-dir "$WORK/data" --http "127.0.0.1:$OURS_PORT" --broker-home "$WORK/home" >"$WORK/ours.log" 2>&1 &
@@ -91,7 +91,7 @@ export X2GOBROKER_AGENT_USER=$AGENT_USER X2GOBROKER_LOADCHECKER_SOCKET=$WORK/run
 mkdir -p "$WORK/run"
 as_root_home /usr/sbin/x2gobroker-loadchecker -i -s "$WORK/run/loadchecker.socket" >"$WORK/loadchecker.log" 2>&1 &
 PIDS+=($!)
-REF_PORT=$(free)
+REF_PORT=$(free_port)
 as_root_home /usr/bin/x2gobroker -M HTTP -C "$WORK/x2gobroker.conf" -b "127.0.0.1:$REF_PORT" >"$WORK/reference.log" 2>&1 &
 PIDS+=($!)
 
@@ -123,8 +123,6 @@ printf 'bench loadchecker: profile of 2 servers over SSH (sshd, Perl agent), loa
 printf 'load factors: ours %s; the reference'"'"'s daemon %s\n' \
   "$(grep -o 'host=[a-z]* load_factor=[0-9]*' "$WORK/ours.log" | head -2 | tr '\n' ' ')" "$(ref_factors)"
 
-stats() { sort -n | awk '{ v[NR] = $1 } END { printf "p50 %s ms, p99 %s ms", v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))] }'; }
-p50() { sort -n | awk '{ v[NR] = $1 } END { print v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))] }'; }
 # select PORT -> one "ms server" line per request, N sequential requests over the users.
 select_times() {
   for i in $(seq 1 "$N"); do

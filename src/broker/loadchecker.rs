@@ -78,12 +78,6 @@ impl Broker {
         self.cluster_node().is_none_or(|n| n.is_leader()) && self.may_propose(LOAD_CHECKS_FORMAT)
     }
 
-    /// Whether commands of `format` may be proposed: every member reads it.
-    pub fn may_propose(&self, format: u32) -> bool {
-        self.cluster_node()
-            .is_none_or(|n| n.read_state(|s| s.command_format()) >= format)
-    }
-
     /// Run the load checker for as long as the node runs.
     pub async fn check_loads_periodically(self: Arc<Self>) {
         let agents = Arc::new(SshAgents::new(
@@ -121,7 +115,7 @@ impl Broker {
                 asked += 1;
                 tokio::time::sleep(pause).await;
             }
-            if asked > 0 || !queries.is_empty() {
+            if !queries.is_empty() {
                 tracing::info!(queries = asked, failed, "load checker cycle done");
             }
             if pause.is_zero() {

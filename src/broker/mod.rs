@@ -144,6 +144,13 @@ impl Broker {
         }
     }
 
+    /// Whether commands of `format` may be proposed: every member of the
+    /// cluster reads it (`cluster::formats`); always on a single node.
+    pub fn may_propose(&self, format: u32) -> bool {
+        self.cluster_node()
+            .is_none_or(|n| n.read_state(|s| s.command_format()) >= format)
+    }
+
     /// The cluster status, when clustered (this node's view; no barrier).
     pub fn status(&self) -> Option<cluster::Status> {
         self.cluster_node().map(|node| node.status())

@@ -206,11 +206,10 @@ impl SshAgents {
             }
         }
         let conn = Arc::new(self.connect(target).await?);
-        let ssh_error = |e: russh::Error| RefAgentError::Ssh {
-            agent: agent.clone(),
-            why: e.to_string(),
-        };
-        let channel = conn.channel_open_session().await.map_err(ssh_error)?;
+        let channel = conn
+            .channel_open_session()
+            .await
+            .map_err(|e| ssh_error(&agent, e))?;
         let answer = run(channel, command, &agent).await?;
         self.pool.put(&key, conn);
         Ok(answer)
@@ -248,10 +247,7 @@ impl SshAgents {
             check,
             refused: refused.clone(),
         };
-        let ssh_error = |e: russh::Error| RefAgentError::Ssh {
-            agent: agent.clone(),
-            why: e.to_string(),
-        };
+        let ssh_error = |e| ssh_error(&agent, e);
         let mut session = match client::connect_stream(Arc::new(config), stream, handler).await {
             Ok(s) => s,
             Err(e) => {
@@ -311,11 +307,10 @@ async fn run(
     command: &str,
     agent: &str,
 ) -> Result<(Vec<u8>, Vec<u8>), RefAgentError> {
-    let ssh_error = |e: russh::Error| RefAgentError::Ssh {
-        agent: agent.to_string(),
-        why: e.to_string(),
-    };
-    channel.exec(true, command).await.map_err(ssh_error)?;
+    channel
+        .exec(true, command)
+        .await
+        .map_err(|e| ssh_error(agent, e))?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     while let Some(msg) = channel.wait().await {
         match msg {
@@ -332,6 +327,14 @@ async fn run(
         }
     }
     Ok((stdout, stderr))
+}
+
+/// An SSH failure talking to `agent`.
+fn ssh_error(agent: &str, e: russh::Error) -> RefAgentError {
+    RefAgentError::Ssh {
+        agent: agent.to_string(),
+        why: e.to_string(),
+    }
 }
 
 /// The remote command, as the reference builds it (arguments in double

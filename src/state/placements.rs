@@ -59,7 +59,7 @@ impl State {
         self.place_among(profile, user, &views, now, window_ms, writes)
     }
 
-    /// `place` for a profile the load checker weighs (see `weighed_view`).
+    /// `place` for a profile the load checker weighs (see `weighed_views`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn place_weighed(
         &mut self,
@@ -154,26 +154,32 @@ impl State {
         candidates: &[Candidate],
         sessions: &[(String, u32)],
     ) -> Vec<HostView> {
-        let checked = |c: &Candidate| match self.server_for(&c.name) {
-            Some(_) => None,
-            None => self.load_check(profile, &c.name).map(|r| r.load),
-        };
-        let any_factor = candidates
+        // None: a server with an agent of ours (its reports weigh);
+        // Some(check): a host the load checker asks.
+        let checks: Vec<Option<Option<CheckedLoad>>> = candidates
             .iter()
-            .any(|c| checked(c).and_then(CheckedLoad::factor).is_some());
+            .map(|c| match self.server_for(&c.name) {
+                Some(_) => None,
+                None => Some(self.load_check(profile, &c.name).map(|r| r.load)),
+            })
+            .collect();
+        let any_factor = checks
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|l| l.factor().is_some());
         candidates
             .iter()
-            .map(|c| {
+            .zip(checks)
+            .map(|(c, check)| {
                 let mut view = self.host_view(c);
-                if self.server_for(&c.name).is_some() {
-                    return view;
-                }
+                let Some(check) = check else { return view };
                 view.sessions = sessions
                     .iter()
                     .filter(|(h, _)| *h == c.name)
                     .map(|(_, n)| *n)
                     .sum();
-                match checked(c) {
+                match check {
                     Some(CheckedLoad::Factor(f)) => view.load_factor = Some(f as f64),
                     Some(_) if any_factor => view.alive = false,
                     _ => {}
